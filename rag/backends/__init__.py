@@ -1,0 +1,1 @@
+"""Backends: one module per library, each importing its library on first use."""

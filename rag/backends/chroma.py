@@ -1,0 +1,157 @@
+"""The vector store: one Chroma collection of chunks, in a folder of the data directory."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rag.errors import IndexMismatchError
+from rag.index import Vectors
+from rag.types import Chunk, Passage
+
+COLLECTION = "newsrag-chunks"
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """What the index holds, for `rag status`."""
+
+    articles: int
+    chunks: int
+    sources: dict[str, int] = field(default_factory=dict)
+    """Articles per source; articles without one count under "(unknown)"."""
+    first_published: datetime | None = None
+    last_published: datetime | None = None
+
+
+class ChromaStore:
+    """Chunks with their embeddings and metadata in a persistent Chroma collection.
+
+    The collection's metadata records the embedder's name and dimension; writing or
+    querying with another embedder raises `IndexMismatchError`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._client = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        self._collection = self._client.get_or_create_collection(
+            COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+        )
+
+    @property
+    def embedder(self) -> tuple[str, int] | None:
+        """The (name, dimension) of the embedder the index was built with, if any."""
+        meta = self._collection.metadata or {}
+        if "embedder" not in meta:
+            return None
+        return str(meta["embedder"]), int(meta["dim"])
+
+    def check_embedder(self, name: str, dim: int | None = None) -> None:
+        """Refuse an embedder other than the recorded one (`dim=None` checks the name only)."""
+        recorded = self.embedder
+        if recorded is None or (recorded[0] == name and dim in (None, recorded[1])):
+            return
+        raise IndexMismatchError(
+            f"the index in {self.path} was built with embedder {recorded[0]!r} "
+            f"({recorded[1]} dims), not {name!r}" + (f" ({dim} dims)" if dim else ""),
+            hint=f"Use --embedder {recorded[0]!r}, or a new --data-dir to build a second index.",
+        )
+
+    def bind_embedder(self, name: str, dim: int) -> None:
+        """Record the embedder on first use; afterwards, refuse any other."""
+        self.check_embedder(name, dim)
+        if self.embedder is None:
+            self._collection.modify(metadata={"embedder": name, "dim": dim})
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def replace_article(self, article_id: str, chunks: Sequence[Chunk], vectors: Vectors) -> None:
+        """Store an article's chunks, removing whatever it had before."""
+        self._collection.delete(where={"article_id": article_id})
+        if not chunks:
+            return
+        self._collection.add(
+            ids=[chunk.id for chunk in chunks],
+            embeddings=vectors,
+            documents=[chunk.text for chunk in chunks],
+            metadatas=[_metadata(chunk) for chunk in chunks],
+        )
+
+    def query(self, vector: Vectors, *, k: int) -> list[Passage]:
+        """The `k` nearest chunks, best first, scored by cosine similarity."""
+        if self.count() == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=k,
+            include=["documents", "metadatas", "distances"],
+        )
+        texts, metas, distances = result["documents"], result["metadatas"], result["distances"]
+        assert texts is not None and metas is not None and distances is not None
+        return [
+            Passage(_chunk(text, meta), score=1.0 - float(distance))
+            for text, meta, distance in zip(texts[0], metas[0], distances[0], strict=True)
+        ]
+
+    def stats(self) -> StoreStats:
+        metadatas = self._collection.get(include=["metadatas"])["metadatas"] or []
+        sources: dict[str, str] = {}
+        dates: list[datetime] = []
+        for meta in metadatas:
+            article = str(meta["article_id"])
+            if article not in sources:
+                sources[article] = str(meta.get("source") or "(unknown)")
+                if "published_at" in meta:
+                    dates.append(datetime.fromisoformat(str(meta["published_at"])))
+        return StoreStats(
+            articles=len(sources),
+            chunks=len(metadatas),
+            sources=dict(Counter(sources.values()).most_common()),
+            first_published=min(dates, default=None),
+            last_published=max(dates, default=None),
+        )
+
+
+def _metadata(chunk: Chunk) -> dict[str, str | int]:
+    meta: dict[str, str | int] = {
+        "article_id": chunk.article_id,
+        "ordinal": chunk.ordinal,
+        "char_start": chunk.char_start,
+        "char_end": chunk.char_end,
+        "title": chunk.title,
+    }
+    for name in ("source", "author", "url"):
+        value = getattr(chunk, name)
+        if value is not None:
+            meta[name] = value
+    if chunk.published_at is not None:
+        meta["published_at"] = chunk.published_at.isoformat()
+        meta["published_ts"] = int(chunk.published_at.timestamp())
+    return meta
+
+
+def _chunk(text: str, meta: Mapping[str, Any]) -> Chunk:
+    published = meta.get("published_at")
+    return Chunk(
+        article_id=str(meta["article_id"]),
+        ordinal=int(meta["ordinal"]),
+        text=text,
+        char_start=int(meta["char_start"]),
+        char_end=int(meta["char_end"]),
+        title=str(meta["title"]),
+        source=meta.get("source"),
+        author=meta.get("author"),
+        url=meta.get("url"),
+        published_at=datetime.fromisoformat(published) if published else None,
+    )

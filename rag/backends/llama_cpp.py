@@ -1,0 +1,46 @@
+"""Answers from a local GGUF model through llama-cpp-python."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ModelError
+from rag.generate import Message
+
+
+class LlamaCppGenerator:
+    """Streams chat completions from a GGUF file; greedy decoding, so answers repeat."""
+
+    def __init__(self, path: Path, *, context_tokens: int, threads: int | None) -> None:
+        from llama_cpp import Llama
+
+        try:
+            self._llm: Any = Llama(
+                model_path=str(path),
+                n_ctx=context_tokens,
+                n_threads=threads or os.cpu_count(),
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(
+                f"cannot load model {path}: {exc}",
+                hint="Check that the file is a complete GGUF model that llama.cpp supports.",
+            ) from exc
+        self.name = path.name
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()
+    ) -> Iterator[str]:
+        for event in self._llm.create_chat_completion(
+            messages=list(messages),
+            max_tokens=max_tokens,
+            temperature=0.0,
+            stop=list(stop) or None,
+            stream=True,
+        ):
+            text = event["choices"][0]["delta"].get("content")
+            if text:
+                yield text

@@ -1,0 +1,63 @@
+"""Split articles into token-bounded chunks that remember where they came from. No models here.
+
+Lengths are counted with the embedder's tokenizer (passed in as `count_tokens`), so a chunk
+never runs past what the embedder reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.errors import ConfigError
+from rag.types import Article, Chunk
+
+# Paragraphs, then lines, then sentences, then words: the splitter tries them in order.
+SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+
+
+def chunk_article(
+    article: Article,
+    *,
+    size: int,
+    overlap: int,
+    count_tokens: Callable[[str], int],
+) -> list[Chunk]:
+    """Cut `article.body` into chunks of at most `size` tokens, `overlap` tokens shared."""
+    if overlap >= size:
+        raise ConfigError(
+            f"chunk overlap ({overlap}) must be smaller than chunk size ({size})",
+            hint="Lower --chunk-overlap or raise --chunk-tokens.",
+        )
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=size,
+        chunk_overlap=overlap,
+        length_function=count_tokens,
+        separators=SEPARATORS,
+        keep_separator="end",
+        strip_whitespace=True,
+    )
+    chunks: list[Chunk] = []
+    cursor = 0
+    for ordinal, text in enumerate(splitter.split_text(article.body)):
+        # Each chunk starts after the previous one's start; find it from there.
+        start = article.body.find(text, cursor)
+        if start < 0:  # pragma: no cover - the splitter only returns substrings
+            raise AssertionError(f"chunk {ordinal} of {article.id} is not in its body")
+        chunks.append(
+            Chunk(
+                article_id=article.id,
+                ordinal=ordinal,
+                text=text,
+                char_start=start,
+                char_end=start + len(text),
+                title=article.title,
+                source=article.source,
+                author=article.author,
+                url=article.url,
+                published_at=article.published_at,
+            )
+        )
+        cursor = start + 1
+    return chunks

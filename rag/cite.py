@@ -1,0 +1,249 @@
+"""Make every sentence of an answer cite the passage that supports it, or drop it.
+
+Small local models often forget the `[n]` markers, cite the wrong passage, or add facts of
+their own. So the model's markers are only a first guess: each sentence is checked against the
+passages by word overlap (the share of its content words that a passage contains). A sentence
+keeps the markers that support it, gets the best-supporting passages when its own markers do
+not, and is dropped when no passage supports it. Sentences with no content words ("Yes.")
+carry no claim to check and are kept as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.types import Citation, Passage
+
+# [1], [1, 2], [1;2] and [1][2] all count; numbers are 1-based passage numbers.
+MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+SUPPORT_THRESHOLD = 0.6
+"""Share of a sentence's content words that its cited passages must contain."""
+MAX_SOURCES_PER_SENTENCE = 2
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "according",
+        "article",
+        "articles",
+        "report",
+        "reported",
+        "reports",
+        "said",
+        "says",
+        "passage",
+        "passages",
+        "yes",
+    ]
+)
+
+
+def parse_markers(text: str) -> list[int]:
+    """Every cited number, in order of first appearance, without repeats."""
+    seen: dict[int, None] = {}
+    for match in MARKER.finditer(text):
+        for part in re.split(r"[,;]", match.group(1)):
+            seen.setdefault(int(part), None)
+    return list(seen)
+
+
+def content_words(text: str) -> set[str]:
+    """Lowercased, crudely stemmed words that carry meaning (no stopwords, no markers)."""
+    words = re.findall(r"\w+", MARKER.sub(" ", text).lower())
+    return {_stem(w) for w in words if len(w) > 1 and w not in STOPWORDS}
+
+
+def support(claim: set[str], passage_words: set[str]) -> float:
+    """The share of `claim` found in `passage_words` (1.0 for an empty claim)."""
+    return len(claim & passage_words) / len(claim) if claim else 1.0
+
+
+def ground(text: str, passages: Sequence[Passage]) -> tuple[str, tuple[Citation, ...]]:
+    """The answer with a supported `[n]` on every claim, and the citations in order."""
+    words = [content_words(f"{p.chunk.title} {p.chunk.text}") for p in passages]
+    kept: list[str] = []
+    for sentence in split_sentences(text):
+        claim = content_words(sentence)
+        own = [n for n in parse_markers(sentence) if 1 <= n <= len(passages)]
+        if not claim:
+            kept.append(_with_markers(sentence, own))
+            continue
+        if own and support(claim, set().union(*(words[n - 1] for n in own))) >= SUPPORT_THRESHOLD:
+            numbers = [n for n in own if claim & words[n - 1]]
+        else:
+            numbers = _best_support(claim, words)
+        if numbers:
+            kept.append(_with_markers(sentence, numbers))
+    grounded = " ".join(kept)
+    citations = tuple(Citation(n, passages[n - 1]) for n in parse_markers(grounded))
+    return grounded, citations
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences, with markers written after the full stop moved back into their sentence."""
+    sentences: list[str] = []
+    for piece in SENTENCE_END.split(text.strip()):
+        leading = re.match(r"^((?:\s*\[[\d,;\s]+\])+)\s*", piece)
+        if leading and sentences:
+            sentences[-1] += " " + leading.group(1).strip()
+            piece = piece[leading.end() :]
+        if piece.strip():
+            sentences.append(piece.strip())
+    return sentences
+
+
+def _best_support(claim: set[str], words: Sequence[set[str]]) -> list[int]:
+    """Up to two passages that together cover the claim best, if they cover enough of it."""
+    chosen: list[int] = []
+    covered: set[str] = set()
+    for _ in range(MAX_SOURCES_PER_SENTENCE):
+        gains = [len((claim & w) - covered) for w in words]
+        if not gains or max(gains) == 0:
+            break
+        best = gains.index(max(gains))
+        chosen.append(best + 1)
+        covered |= claim & words[best]
+        if support(claim, covered) >= SUPPORT_THRESHOLD:
+            return sorted(chosen)
+    return []
+
+
+def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
+    """The sentence with its markers replaced by `numbers`, placed before the final stop."""
+    bare = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence)).strip()
+    markers = "".join(f"[{n}]" for n in numbers)
+    if not markers:
+        return bare
+    end = len(bare.rstrip(".!?"))
+    return f"{bare[:end]} {markers}{bare[end:]}"
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word

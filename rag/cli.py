@@ -1,0 +1,251 @@
+"""The `rag` command: ingest articles, ask questions, show the index status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag import __version__
+from rag.errors import RagError
+from rag.types import Answer, Passage, Problem
+
+EXAMPLES = {
+    "ingest": "example:\n  rag ingest ~/news/ multihop-rag/corpus.json",
+    "ask": 'example:\n  rag ask "Who attended the London meeting?"\n'
+    '  rag ask --json "Who met in London?" | jq .answer',
+    "status": "example:\n  rag status --json",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="index directory (env RAG_DATA_DIR)")
+    common.add_argument("--embedder", help="sentence-transformers model name or path")
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Ask questions about news articles; every answer cites its sources.",
+        epilog='example:\n  rag ask "Who attended the London meeting?"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"newsrag {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            parents=[common],
+            help=help,
+            description=help,
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    ingest = command("ingest", "Add articles (.txt, .md, .json, .jsonl, or folders) to the index.")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument("--chunk-tokens", type=int, help="chunk length in embedder tokens")
+    ingest.add_argument("--chunk-overlap", type=int, help="tokens shared by consecutive chunks")
+    ingest.add_argument("--json", action="store_true", help="print a JSON report")
+
+    ask = command("ask", "Answer a question from the indexed articles, with citations.")
+    ask.add_argument("question", metavar="QUESTION")
+    ask.add_argument("--model", type=Path, help="GGUF model file (env RAG_MODEL)")
+    ask.add_argument("-k", "--k", type=int, help="passages to retrieve")
+    ask.add_argument("--max-tokens", type=int, help="most tokens in the answer")
+    ask.add_argument("--threads", type=int, help="CPU threads for the model")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    status = command("status", "Show what the index holds and which models it uses.")
+    status.add_argument("--model", type=Path, help="GGUF model file (env RAG_MODEL)")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    return parser
+
+
+SETTING_FLAGS = (
+    "data_dir",
+    "embedder",
+    "model",
+    "k",
+    "max_tokens",
+    "threads",
+    "chunk_tokens",
+    "chunk_overlap",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from rag.config import load_settings
+        from rag.pipeline import Pipeline
+
+        overrides = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+        pipeline = Pipeline(load_settings(overrides))
+        if args.command == "ingest":
+            return _ingest(pipeline, args)
+        if args.command == "ask":
+            return _ask(pipeline, args)
+        return _status(pipeline, args)
+    except RagError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _ingest(pipeline: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    with tqdm(unit=" articles", disable=args.json or not sys.stderr.isatty()) as bar:
+        report = pipeline.ingest(args.paths, on_article=lambda _article, _chunks: bar.update())
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "articles": report.articles,
+                    "chunks": report.chunks,
+                    "seconds": round(report.seconds, 3),
+                    "problems": [vars(p) for p in report.problems],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(
+            f"ingested {report.articles} articles as {report.chunks} chunks "
+            f"in {report.seconds:.1f} s"
+        )
+        _print_problems(report.problems)
+    return 0 if report.articles or not report.problems else 1
+
+
+def _ask(pipeline: Any, args: argparse.Namespace) -> int:
+    from rag.pipeline import check_question, default_corpus
+
+    check_question(args.question)
+    pipeline.check_ready()
+    if pipeline.is_empty():
+        corpus = default_corpus()
+        print(
+            f"The index is empty: ingesting the default corpus ({corpus}) first.", file=sys.stderr
+        )
+        report = pipeline.ingest([corpus])
+        _print_problems(report.problems)
+    tokens = 0
+
+    def show_progress(_piece: str) -> None:
+        nonlocal tokens
+        tokens += 1
+        print(f"\rwriting the answer: {tokens} tokens", end="", file=sys.stderr, flush=True)
+
+    live = sys.stderr.isatty()
+    answer: Answer = pipeline.ask(args.question, on_token=show_progress if live else None)
+    if live:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    if args.json:
+        print(json.dumps(_answer_json(answer), indent=2, ensure_ascii=False))
+        return 0
+    print(answer.text)
+    if answer.citations:
+        print("\nSources:")
+        for citation in answer.citations:
+            print(_format_source(citation.number, citation.passage))
+    return 0
+
+
+def _status(pipeline: Any, args: argparse.Namespace) -> int:
+    status = pipeline.status()
+    stats = status.stats
+    first = stats.first_published.date().isoformat() if stats.first_published else None
+    last = stats.last_published.date().isoformat() if stats.last_published else None
+    embedder = {"name": status.embedder[0], "dim": status.embedder[1]} if status.embedder else None
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "articles": stats.articles,
+                    "chunks": stats.chunks,
+                    "sources": stats.sources,
+                    "first_published": first,
+                    "last_published": last,
+                    "embedder": embedder,
+                    "model": status.model,
+                    "data_dir": str(status.data_dir),
+                },
+                indent=2,
+            )
+        )
+        return 0
+    rows = [
+        ("articles", str(stats.articles)),
+        ("chunks", str(stats.chunks)),
+        ("sources", ", ".join(f"{name} ({n})" for name, n in stats.sources.items()) or "-"),
+        ("dates", f"{first} to {last}" if first else "-"),
+        ("embedder", f"{embedder['name']} ({embedder['dim']} dims)" if embedder else "-"),
+        ("model", status.model),
+        ("data dir", str(status.data_dir)),
+    ]
+    for name, value in rows:
+        print(f"{name:<10}{value}")
+    return 0
+
+
+def _passage_json(passage: Passage) -> dict[str, Any]:
+    chunk = passage.chunk
+    return {
+        "chunk_id": chunk.id,
+        "article_id": chunk.article_id,
+        "title": chunk.title,
+        "source": chunk.source,
+        "published_at": chunk.published_at.isoformat() if chunk.published_at else None,
+        "url": chunk.url,
+        "char_start": chunk.char_start,
+        "char_end": chunk.char_end,
+        "score": round(passage.score, 4),
+        "text": chunk.text,
+    }
+
+
+def _answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [{"number": c.number, **_passage_json(c.passage)} for c in answer.citations],
+        "passages": [_passage_json(p) for p in answer.passages],
+        "timings": {name: round(seconds, 3) for name, seconds in answer.timings.items()},
+    }
+
+
+def _format_source(number: int, passage: Passage) -> str:
+    chunk = passage.chunk
+    date = chunk.published_at.date().isoformat() if chunk.published_at else "undated"
+    lines = [f"[{number}] {chunk.title} | {chunk.source or 'unknown source'} | {date}"]
+    if chunk.url:
+        lines.append(f"    {chunk.url}")
+    lines.append(
+        textwrap.fill(chunk.text, width=96, initial_indent="    ", subsequent_indent="    ")
+    )
+    return "\n".join(lines)
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    if not problems:
+        return
+    print(f"\n{len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
+        print(
+            f"  {problem.origin}: {problem.message}\n    what to do: {problem.hint}",
+            file=sys.stderr,
+        )

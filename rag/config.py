@@ -1,0 +1,122 @@
+"""Settings, and where they come from.
+
+Precedence, lowest first: defaults < `rag.toml` < `RAG_*` environment variables < CLI flags.
+`rag.toml` is read from the current directory, or from the file named by `RAG_CONFIG`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rag.errors import ConfigError
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+ENV_PREFIX = "RAG_"
+CONFIG_FILE = "rag.toml"
+
+
+class Settings(BaseModel):
+    """Every setting newsrag reads, with its default and what it does."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("newsrag")),
+        description="Directory holding the index (Chroma) of ingested articles.",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_cache_dir("newsrag")),
+        description="Directory where the default model is assembled on first use.",
+    )
+    embedder: str = Field(
+        default=DEFAULT_EMBEDDER,
+        description="sentence-transformers model name or path used to embed passages.",
+    )
+    model: Path | None = Field(
+        default=None,
+        description="GGUF model file that writes answers; unset means the bundled default.",
+    )
+    chunk_tokens: int = Field(default=200, ge=16, description="Chunk length in embedder tokens.")
+    chunk_overlap: int = Field(default=40, ge=0, description="Tokens shared by consecutive chunks.")
+    k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
+    max_tokens: int = Field(
+        default=256, ge=1, description="Most tokens the model may write for one answer."
+    )
+    context_tokens: int = Field(
+        default=4096, ge=512, description="The model's context window, in tokens."
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for the model; unset means all cores."
+    )
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Build Settings from rag.toml, then `RAG_*` variables, then `overrides` (CLI flags).
+
+    `None` values in `overrides` mean "flag not given" and are skipped.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+
+    config_path = Path(environ["RAG_CONFIG"]) if "RAG_CONFIG" in environ else None
+    if config_path is None and (cwd or Path.cwd()).joinpath(CONFIG_FILE).is_file():
+        config_path = (cwd or Path.cwd()) / CONFIG_FILE
+    if config_path is not None:
+        for name, value in _read_toml(config_path).items():
+            values[name] = value
+            origins[name] = f"{config_path} key '{name}'"
+
+    for name in Settings.model_fields:
+        env_name = ENV_PREFIX + name.upper()
+        if environ.get(env_name):
+            values[name] = environ[env_name]
+            origins[name] = f"environment variable {env_name}"
+
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+            origins[name] = f"option --{name.replace('_', '-')}"
+
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        where = origins.get(name, f"setting '{name}'")
+        raise ConfigError(
+            f"{where}: {error['msg']}",
+            hint="Run `rag --help` or see the configuration table in README.md.",
+        ) from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"config file not found: {path}", hint="Fix or unset RAG_CONFIG."
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}", hint="Fix the file; see README.md."
+        ) from exc
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting '{unknown[0]}'",
+            hint="Known settings: " + ", ".join(Settings.model_fields) + ".",
+        )
+    return data

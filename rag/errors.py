@@ -1,0 +1,60 @@
+"""The one error tree of newsrag. Every error carries a hint a user can act on.
+
+    RagError
+    ├── ConfigError          a setting or flag has a bad value
+    ├── InputError           a question, a path or an article cannot be used
+    │   └── ArticleError     one article file or record is malformed (names file and field)
+    ├── ModelError           a model file is missing, corrupt, or will not load
+    │   └── ChecksumError    a model file's sha256 is not the expected one
+    ├── IndexMismatchError   the index was built with another embedder
+    └── MissingDependencyError  an optional package is not installed
+
+"Nothing relevant in the corpus" is an ordinary answer, never an error.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base of every error newsrag raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(RagError):
+    """A setting, from rag.toml, the environment or a flag, has a bad value."""
+
+
+class InputError(RagError):
+    """A question or a path given by the user cannot be used."""
+
+
+class ArticleError(InputError):
+    """One article is malformed; the message names the file (and line or field)."""
+
+    def __init__(self, origin: str, problem: str, *, hint: str) -> None:
+        super().__init__(f"{origin}: {problem}", hint=hint)
+        self.origin = origin
+        self.problem = problem
+
+
+class ModelError(RagError):
+    """A model file is missing or cannot be loaded."""
+
+
+class ChecksumError(ModelError):
+    """A model file's sha256 does not match the expected one."""
+
+
+class IndexMismatchError(RagError):
+    """The index in the data directory was built with a different embedder."""
+
+
+class MissingDependencyError(RagError):
+    """An optional package needed for this command is not installed."""

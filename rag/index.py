@@ -1,0 +1,58 @@
+"""Embed chunks and write them to the vector store, one article at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.chunking import chunk_article
+from rag.types import Article, Chunk
+
+if TYPE_CHECKING:
+    from rag.backends.chroma import ChromaStore
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns text into unit vectors; `name` and `dim` are recorded in the index."""
+
+    name: str
+    dim: int
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_query(self, text: str) -> Vectors: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the embedder reads for a chunk: its article's title, then the chunk."""
+    return f"{chunk.title}\n{chunk.text}"
+
+
+def index_articles(
+    articles: Sequence[Article],
+    *,
+    store: ChromaStore,
+    embedder: Embedder,
+    chunk_tokens: int,
+    chunk_overlap: int,
+    on_article: Callable[[Article, int], None] | None = None,
+) -> int:
+    """Chunk, embed and store each article, replacing any older copy; returns chunks written."""
+    written = 0
+    for article in articles:
+        chunks = chunk_article(
+            article, size=chunk_tokens, overlap=chunk_overlap, count_tokens=embedder.count_tokens
+        )
+        vectors = embedder.embed_documents([embedding_text(c) for c in chunks])
+        store.replace_article(article.id, chunks, vectors)
+        written += len(chunks)
+        if on_article is not None:
+            on_article(article, len(chunks))
+    return written

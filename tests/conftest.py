@@ -1,0 +1,84 @@
+"""Shared fixtures: fakes at the model seams, settings in a temporary directory."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.config import Settings, load_settings
+from rag.generate import Message
+from rag.index import Vectors
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="also run tests with real models")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="real models: run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+class KeywordEmbedder:
+    """One dimension per keyword, so which passage is nearest is known in advance."""
+
+    name = "fake-keyword"
+
+    def __init__(self, keywords: Sequence[str]) -> None:
+        self.keywords = [k.lower() for k in keywords]
+        self.dim = len(self.keywords) + 1
+
+    def _vector(self, text: str) -> Vectors:
+        words = re.findall(r"\w+", text.lower())
+        vector = np.array([words.count(k) for k in self.keywords] + [0.01], dtype=np.float32)
+        return vector / np.linalg.norm(vector)
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim))
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._vector(text)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class ScriptedGenerator:
+    """Replies with the queued texts in order and records every prompt it was given."""
+
+    name = "scripted"
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.prompts: list[list[Message]] = []
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()
+    ) -> Iterator[str]:
+        self.prompts.append(list(messages))
+        reply = self.replies.pop(0)
+        yield from re.findall(r"\S+\s*", reply)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(
+        {"data_dir": tmp_path / "data", "cache_dir": tmp_path / "cache"}, environ={}, cwd=tmp_path
+    )
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,128 @@
+"""The `rag` command's contract: errors, exit codes, JSON, help. No model is loaded here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import KeywordEmbedder, write
+
+from rag.cli import build_parser, main
+from rag.config import load_settings
+from rag.models import DEFAULT_MODEL_FILE
+from rag.pipeline import Pipeline
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("RAG_CONFIG", "RAG_MODEL", "RAG_EMBEDDER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_clean_error(code: int, err: str, message: str) -> None:
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("error: ") and message in lines[0], err
+    assert lines[1].startswith("hint: "), err
+    assert "Traceback" not in err
+
+
+def test_unknown_path(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    code, _, err = run(capsys, "ingest", str(isolated / "missing.json"))
+    assert_clean_error(code, err, "no such file or folder")
+
+
+def test_empty_question(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "ask", "  ")
+    assert_clean_error(code, err, "the question is empty")
+
+
+def test_missing_model_file(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    code, _, err = run(capsys, "ask", "Who?", "--model", str(isolated / "none.gguf"))
+    assert_clean_error(code, err, "model file not found")
+
+
+def test_model_file_with_the_wrong_hash(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    write(isolated / "cache" / DEFAULT_MODEL_FILE, "truncated download")
+    code, _, err = run(capsys, "ask", "Who?")
+    assert_clean_error(code, err, "expected 1d9614638d18")
+
+
+def test_index_built_with_another_embedder(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    settings = load_settings(environ={"RAG_DATA_DIR": str(isolated / "data")}, cwd=isolated)
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["london"]))
+    pipeline.ingest([write(isolated / "a.txt", "London news.")])
+    code, _, err = run(capsys, "ask", "Who?")
+    assert_clean_error(code, err, "built with embedder 'fake-keyword'")
+
+
+def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "ask", "", "--debug")
+    assert code == 1
+    assert "Traceback" in err and "error: the question is empty" in err
+
+
+def test_bad_setting_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_K", "lots")
+    code, _, err = run(capsys, "status")
+    assert_clean_error(code, err, "environment variable RAG_K")
+
+
+def test_ingest_of_only_broken_files_fails_with_a_table(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    broken = write(isolated / "broken.json", "[{")
+    code, out, _ = run(capsys, "ingest", str(broken), "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["articles"] == 0
+    [problem] = report["problems"]
+    assert problem["origin"] == str(broken) and "invalid JSON" in problem["message"]
+
+
+def test_status_json_on_an_empty_index(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    code, out, _ = run(capsys, "status", "--json")
+    assert code == 0
+    status = json.loads(out)
+    assert status["articles"] == 0 and status["embedder"] is None
+    assert status["data_dir"] == str(isolated / "data")
+    assert "Qwen2.5" in status["model"]
+
+
+@pytest.mark.parametrize("command", ["ingest", "ask", "status"])
+def test_every_command_has_help_with_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args([command, "--help"])
+    assert caught.value.code == 0
+    assert f"example:\n  rag {command}" in capsys.readouterr().out
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, rag.cli, rag.pipeline;"
+        "heavy = {'torch', 'llama_cpp', 'gradio', 'sentence_transformers'} & set(sys.modules);"
+        "print(sorted(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,21 @@
+"""The README documents every setting and every command (as datasette's tests do)."""
+
+from __future__ import annotations
+
+from conftest import REPO
+
+from rag.cli import build_parser
+from rag.config import Settings
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    for name in Settings.model_fields:
+        assert f"| `{name}` | `RAG_{name.upper()}` |" in README, name
+
+
+def test_every_command_is_documented() -> None:
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for command in commands:
+        assert f"rag {command}" in README, command

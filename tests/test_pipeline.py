@@ -1,0 +1,118 @@
+"""The whole pipeline on real files and real Chroma, with fakes at the two model seams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import KeywordEmbedder, ScriptedGenerator, write
+
+from rag.config import Settings
+from rag.errors import InputError
+from rag.generate import NOT_IN_CORPUS
+from rag.pipeline import Pipeline, default_corpus
+
+ARTICLES = {
+    "london.md": "---\ntitle: London talks\nsource: Post\npublished_at: 2025-04-23\n---\n"
+    "Officials from France and Germany met in London.",
+    "paris.md": "---\ntitle: Paris summit\nsource: Herald\n---\nA summit on climate in Paris.",
+    "rome.txt": "Rome hosted a football final.",
+}
+KEYWORDS = ["london", "paris", "rome", "climate", "football", "france"]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    for name, text in ARTICLES.items():
+        write(tmp_path / "corpus" / name, text)
+    return tmp_path / "corpus"
+
+
+def make_pipeline(settings: Settings, *replies: str) -> tuple[Pipeline, ScriptedGenerator]:
+    generator = ScriptedGenerator(*replies)
+    return Pipeline(settings, embedder=KeywordEmbedder(KEYWORDS), generator=generator), generator
+
+
+def test_ingest_then_ask_cites_the_retrieved_passage(settings: Settings, corpus: Path) -> None:
+    pipeline, generator = make_pipeline(settings, "France and Germany met in London [1].")
+    report = pipeline.ingest([corpus])
+    assert (report.articles, report.chunks, report.problems) == (3, 3, ())
+
+    streamed: list[str] = []
+    answer = pipeline.ask("Who met in London?", on_token=streamed.append)
+    assert "".join(streamed) == "France and Germany met in London [1]."
+    assert answer.text == "France and Germany met in London [1]."
+    assert not answer.abstained
+    [citation] = answer.citations
+    assert citation.number == 1
+    assert citation.passage.chunk.title == "London talks"
+    assert answer.passages[0] == citation.passage
+    assert set(answer.timings) == {"retrieve", "first_token", "generate", "total"}
+    # The model saw the London passage first, numbered [1], with its source and date.
+    prompt = generator.prompts[0][1]["content"]
+    assert "[1] London talks | Post | 2025-04-23\nOfficials from France" in prompt
+
+
+def test_an_abstaining_model_gives_the_corpus_does_not_say(
+    settings: Settings, corpus: Path
+) -> None:
+    pipeline, _ = make_pipeline(settings, "The corpus does not say [2].")
+    pipeline.ingest([corpus])
+    answer = pipeline.ask("Who won the election in Rome?")
+    assert (answer.text, answer.citations, answer.abstained) == (NOT_IN_CORPUS, (), True)
+
+
+def test_an_empty_index_abstains_without_calling_the_model(settings: Settings) -> None:
+    pipeline, generator = make_pipeline(settings)
+    answer = pipeline.ask("Anything?")
+    assert answer.abstained and answer.passages == ()
+    assert generator.prompts == []
+
+
+def test_reingesting_replaces_instead_of_duplicating(settings: Settings, corpus: Path) -> None:
+    pipeline, _ = make_pipeline(settings)
+    pipeline.ingest([corpus])
+    write(corpus / "rome.txt", "Rome hosted a football final. " * 40)
+    pipeline.ingest([corpus])
+    stats = pipeline.status().stats
+    # rome.txt changed, so it has a new id: two versions are two articles (manifest: issue 4).
+    assert stats.articles == 4
+    pipeline.ingest([corpus])
+    assert pipeline.status().stats == stats
+
+
+def test_problems_are_reported_and_the_rest_ingested(settings: Settings, corpus: Path) -> None:
+    write(corpus / "broken.jsonl", '{"title": "x"}\n')
+    pipeline, _ = make_pipeline(settings)
+    report = pipeline.ingest([corpus])
+    assert report.articles == 3
+    assert [p.origin for p in report.problems] == [f"{corpus / 'broken.jsonl'}:1"]
+
+
+def test_status_reports_the_embedder_and_date_range(settings: Settings, corpus: Path) -> None:
+    pipeline, _ = make_pipeline(settings)
+    pipeline.ingest([corpus])
+    status = pipeline.status()
+    assert status.embedder == ("fake-keyword", len(KEYWORDS) + 1)
+    assert status.stats.sources == {"Post": 1, "Herald": 1, "(unknown)": 1}
+    assert status.stats.first_published == status.stats.last_published
+    assert status.stats.first_published is not None
+    assert status.stats.first_published.isoformat() == "2025-04-23T00:00:00+00:00"
+
+
+def test_an_empty_question_is_refused(settings: Settings) -> None:
+    pipeline, _ = make_pipeline(settings)
+    with pytest.raises(InputError, match="empty"):
+        pipeline.ask("   ")
+
+
+def test_the_default_corpus_holds_the_seed_article(settings: Settings) -> None:
+    pipeline, _ = make_pipeline(settings)
+    report = pipeline.ingest([default_corpus()])
+    assert report.problems == ()
+    stats = pipeline.status().stats
+    assert stats.articles >= 1
+    seed = Path(__file__).parent.parent.parent / "shared/seed/london-ceasefire-talks.txt"
+    if seed.is_file():
+        body = (default_corpus() / "london-ceasefire-talks.md").read_text()
+        assert seed.read_text().strip() in body

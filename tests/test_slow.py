@@ -1,0 +1,100 @@
+"""End to end with the real MiniLM embedder and the real default model, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from rag.backends.sentence_transformers import SentenceTransformerEmbedder
+from rag.chunking import chunk_article
+from rag.config import DEFAULT_EMBEDDER, Settings
+from rag.index import embedding_text
+from rag.ingest import load_articles
+from rag.models import resolve_embedder
+from rag.pipeline import default_corpus
+
+pytestmark = pytest.mark.slow
+
+LONDON = "Who attended the London meeting?"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("rag")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    environ.update(RAG_DATA_DIR=str(home / "data"), RAG_CACHE_DIR=str(home / "cache"))
+    return environ
+
+
+def rag(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args], env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+@pytest.fixture(scope="module")
+def minilm() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(DEFAULT_EMBEDDER, path=resolve_embedder(DEFAULT_EMBEDDER))
+
+
+def test_minilm_is_loaded_offline_and_counts_its_own_tokens(
+    minilm: SentenceTransformerEmbedder,
+) -> None:
+    embedder = minilm
+    assert embedder.dim == 384
+    # Word pieces, not words: a rare name splits, so whitespace counting would undercount.
+    assert embedder.count_tokens("Witkoff withdrew") > 2
+    vectors = embedder.embed_documents(["talks in London", "talks in London", "a football match"])
+    assert abs(float(vectors[0] @ vectors[1]) - 1.0) < 1e-5
+    assert float(vectors[0] @ embedder.embed_query("London meeting")) > float(
+        vectors[2] @ embedder.embed_query("London meeting")
+    )
+
+
+def test_default_chunks_fit_what_minilm_reads(minilm: SentenceTransformerEmbedder) -> None:
+    embedder = minilm
+    settings = Settings()
+    [article] = load_articles([default_corpus()]).articles
+    chunks = chunk_article(
+        article,
+        size=settings.chunk_tokens,
+        overlap=settings.chunk_overlap,
+        count_tokens=embedder.count_tokens,
+    )
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert embedder.count_tokens(embedding_text(chunk)) + 2 <= 256  # with [CLS] and [SEP]
+
+
+def test_london_question_on_the_default_corpus(env: dict[str, str]) -> None:
+    result = rag(env, "ask", LONDON)
+    assert result.returncode == 0, result.stderr
+    assert "ingesting the default corpus" in result.stderr
+    answer, _, sources = result.stdout.partition("\nSources:\n")
+    for country in (r"UK|United Kingdom|Britain", "France", "Germany", "Ukraine"):
+        assert re.search(country, answer), answer
+    assert re.search(r"\[1\]", answer), answer
+    assert "US officials withdraw from London ceasefire talks" in sources
+    assert "officials from the UK, France, Germany, and Ukraine" in sources
+
+
+def test_london_question_as_json_then_status(env: dict[str, str]) -> None:
+    result = rag(env, "ask", "--json", LONDON)
+    assert result.returncode == 0, result.stderr
+    assert "ingesting" not in result.stderr  # the index was built by the test before
+    answer = json.loads(result.stdout)
+    assert not answer["abstained"]
+    cited = {c["title"] for c in answer["citations"]}
+    assert cited == {"US officials withdraw from London ceasefire talks"}
+    seed = answer["citations"][0]
+    assert seed["published_at"].startswith("2025-04-23")
+    assert answer["timings"]["total"] > answer["timings"]["retrieve"] > 0
+
+    status = json.loads(rag(env, "status", "--json").stdout)
+    assert status["articles"] >= 1
+    assert status["embedder"] == {"name": DEFAULT_EMBEDDER, "dim": 384}

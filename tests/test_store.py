@@ -1,0 +1,89 @@
+"""The Chroma store, real Chroma in a temporary folder, vectors made by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.backends.chroma import ChromaStore
+from rag.errors import IndexMismatchError
+from rag.types import Chunk
+
+
+def chunk(
+    article: str, ordinal: int, *, source: str | None = "S", published_at: datetime | None = None
+) -> Chunk:
+    text = f"{article} part {ordinal}"
+    return Chunk(
+        article_id=article,
+        ordinal=ordinal,
+        text=text,
+        char_start=0,
+        char_end=len(text),
+        title=article.upper(),
+        source=source,
+        published_at=published_at,
+    )
+
+
+def vectors(*rows: list[float]) -> np.ndarray:
+    array = np.array(rows, dtype=np.float32)
+    return array / np.linalg.norm(array, axis=1, keepdims=True)
+
+
+def test_nearest_chunks_come_back_best_first_with_metadata(tmp_path: Path) -> None:
+    store = ChromaStore(tmp_path)
+    when = datetime(2025, 4, 23, 8, 30, tzinfo=UTC)
+    store.replace_article(
+        "a", [chunk("a", 0, published_at=when), chunk("a", 1)], vectors([1, 0, 0], [0, 1, 0])
+    )
+    store.replace_article("b", [chunk("b", 0, source=None)], vectors([0, 0, 1]))
+    passages = store.query(vectors([0.1, 1, 0.3])[0], k=3)
+    assert [p.chunk.id for p in passages] == ["a::1", "b::0", "a::0"]
+    assert passages[0].score > passages[1].score > passages[2].score
+    assert passages[2].chunk.published_at == when
+    assert passages[1].chunk.source is None
+    assert passages[0].chunk.title == "A"
+
+
+def test_replacing_an_article_removes_its_old_chunks(tmp_path: Path) -> None:
+    store = ChromaStore(tmp_path)
+    store.replace_article(
+        "a", [chunk("a", 0), chunk("a", 1), chunk("a", 2)], vectors([1, 0], [0, 1], [1, 1])
+    )
+    store.replace_article("a", [chunk("a", 0)], vectors([1, 0]))
+    assert store.count() == 1
+    assert ChromaStore(tmp_path).count() == 1  # persisted
+
+
+def test_stats_count_articles_sources_and_dates(tmp_path: Path) -> None:
+    store = ChromaStore(tmp_path)
+    early, late = datetime(2023, 9, 26, tzinfo=UTC), datetime(2023, 12, 25, tzinfo=UTC)
+    store.replace_article(
+        "a",
+        [chunk("a", 0, published_at=early), chunk("a", 1, published_at=early)],
+        vectors([1, 0], [0, 1]),
+    )
+    store.replace_article("b", [chunk("b", 0, published_at=late)], vectors([1, 1]))
+    store.replace_article("c", [chunk("c", 0, source=None)], vectors([1, 0]))
+    stats = store.stats()
+    assert (stats.articles, stats.chunks) == (3, 4)
+    assert stats.sources == {"S": 2, "(unknown)": 1}
+    assert (stats.first_published, stats.last_published) == (early, late)
+
+
+def test_the_embedder_is_recorded_and_another_is_refused(tmp_path: Path) -> None:
+    store = ChromaStore(tmp_path)
+    assert store.embedder is None
+    store.bind_embedder("mini", 3)
+    reopened = ChromaStore(tmp_path)
+    assert reopened.embedder == ("mini", 3)
+    reopened.check_embedder("mini", 3)
+    with pytest.raises(IndexMismatchError, match="built with embedder 'mini' \\(3 dims\\)") as e:
+        reopened.bind_embedder("other", 8)
+    assert "--embedder 'mini'" in e.value.hint
+    with pytest.raises(IndexMismatchError):
+        reopened.check_embedder("mini", 4)
