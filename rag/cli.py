@@ -7,11 +7,13 @@ import json
 import sys
 import textwrap
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
 from rag import __version__
+from rag.config import Settings, load_settings
 from rag.errors import RagError
 from rag.types import Answer, Passage, Problem
 
@@ -23,10 +25,23 @@ EXAMPLES = {
 }
 
 
+def add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    """One `--name` flag per setting, typed and described as in `Settings`."""
+    for name in names:
+        field = Settings.model_fields[name]
+        kinds = [t for t in get_args(field.annotation) if t is not type(None)]
+        kind = cast(Callable[[str], Any], kinds[0] if kinds else field.annotation)
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            metavar=name.split("_")[-1].upper(),
+            help=f"{field.description} (env RAG_{name.upper()})",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, help="index directory (env RAG_DATA_DIR)")
-    common.add_argument("--embedder", help="sentence-transformers model name or path")
+    add_setting_flags(common, ["data_dir", "embedder"])
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
     parser = argparse.ArgumentParser(
@@ -50,49 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = command("ingest", "Add articles (.txt, .md, .json, .jsonl, or folders) to the index.")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    ingest.add_argument("--chunk-tokens", type=int, help="chunk length in embedder tokens")
-    ingest.add_argument("--chunk-overlap", type=int, help="tokens shared by consecutive chunks")
+    add_setting_flags(ingest, ["chunk_tokens", "chunk_overlap"])
     ingest.add_argument("--json", action="store_true", help="print a JSON report")
+    ingest.set_defaults(handler=_ingest)
 
     ask = command("ask", "Answer a question from the indexed articles, with citations.")
     ask.add_argument("question", metavar="QUESTION")
-    ask.add_argument("--model", type=Path, help="GGUF model file (env RAG_MODEL)")
-    ask.add_argument("-k", "--k", type=int, help="passages to retrieve")
-    ask.add_argument("--max-tokens", type=int, help="most tokens in the answer")
-    ask.add_argument("--threads", type=int, help="CPU threads for the model")
+    add_setting_flags(ask, ["model", "k", "max_tokens", "threads"])
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(handler=_ask)
 
     status = command("status", "Show what the index holds and which models it uses.")
-    status.add_argument("--model", type=Path, help="GGUF model file (env RAG_MODEL)")
+    add_setting_flags(status, ["model"])
     status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.set_defaults(handler=_status)
+
+    # Commands that live outside `rag` (such as `rag eval`) register through entry points.
+    for entry_point in entry_points(group="newsrag.commands"):
+        entry_point.load()(commands, common)
     return parser
-
-
-SETTING_FLAGS = (
-    "data_dir",
-    "embedder",
-    "model",
-    "k",
-    "max_tokens",
-    "threads",
-    "chunk_tokens",
-    "chunk_overlap",
-)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        from rag.config import load_settings
-        from rag.pipeline import Pipeline
-
-        overrides = {name: getattr(args, name, None) for name in SETTING_FLAGS}
-        pipeline = Pipeline(load_settings(overrides))
-        if args.command == "ingest":
-            return _ingest(pipeline, args)
-        if args.command == "ask":
-            return _ask(pipeline, args)
-        return _status(pipeline, args)
+        overrides = {name: getattr(args, name, None) for name in Settings.model_fields}
+        return int(args.handler(load_settings(overrides), args))
     except RagError as exc:
         if args.debug:
             traceback.print_exc()
@@ -104,9 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _ingest(pipeline: Any, args: argparse.Namespace) -> int:
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from rag.pipeline import Pipeline
+
+    pipeline = Pipeline(settings)
     with tqdm(unit=" articles", disable=args.json or not sys.stderr.isatty()) as bar:
         report = pipeline.ingest(args.paths, on_article=lambda _article, _chunks: bar.update())
     if args.json:
@@ -130,9 +131,10 @@ def _ingest(pipeline: Any, args: argparse.Namespace) -> int:
     return 0 if report.articles or not report.problems else 1
 
 
-def _ask(pipeline: Any, args: argparse.Namespace) -> int:
-    from rag.pipeline import check_question, default_corpus
+def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    from rag.pipeline import Pipeline, check_question, default_corpus
 
+    pipeline = Pipeline(settings)
     check_question(args.question)
     pipeline.check_ready()
     if pipeline.is_empty():
@@ -150,7 +152,7 @@ def _ask(pipeline: Any, args: argparse.Namespace) -> int:
         print(f"\rwriting the answer: {tokens} tokens", end="", file=sys.stderr, flush=True)
 
     live = sys.stderr.isatty()
-    answer: Answer = pipeline.ask(args.question, on_token=show_progress if live else None)
+    answer = pipeline.ask(args.question, on_token=show_progress if live else None)
     if live:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     if args.json:
@@ -164,8 +166,10 @@ def _ask(pipeline: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(pipeline: Any, args: argparse.Namespace) -> int:
-    status = pipeline.status()
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from rag.pipeline import Pipeline
+
+    status = Pipeline(settings).status()
     stats = status.stats
     first = stats.first_published.date().isoformat() if stats.first_published else None
     last = stats.last_published.date().isoformat() if stats.last_published else None

@@ -42,7 +42,7 @@ def index_articles(
     embedder: Embedder,
     chunk_tokens: int,
     chunk_overlap: int,
-    on_article: Callable[[Article, int], None] | None = None,
+    on_article: Callable[[Article, int], object] | None = None,
 ) -> int:
     """Chunk, embed and store each article, replacing any older copy; returns chunks written."""
     written = 0

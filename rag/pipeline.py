@@ -21,7 +21,7 @@ from rag.index import Embedder, index_articles
 from rag.ingest import load_articles
 from rag.models import describe_model, resolve_embedder, resolve_model
 from rag.retrieve import retrieve
-from rag.types import Answer, Article, Problem
+from rag.types import Answer, Article, Passage, Problem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -122,7 +122,7 @@ class Pipeline:
         self,
         paths: Iterable[Path],
         *,
-        on_article: Callable[[Article, int], None] | None = None,
+        on_article: Callable[[Article, int], object] | None = None,
     ) -> IngestReport:
         """Load, chunk, embed and store the articles under `paths`."""
         started = time.perf_counter()
@@ -153,10 +153,9 @@ class Pipeline:
         draft grounded by `rag.cite.ground` (unsupported sentences dropped).
         """
         question = check_question(question)
-        embedder, generator = self.embedder, self.generator  # loading is not answering time
-        self.store.check_embedder(embedder.name, embedder.dim)
+        generator, _ = self.generator, self.embedder  # load before the clock: not answer time
         started = time.perf_counter()
-        passages = retrieve(question, store=self.store, embedder=embedder, k=self.settings.k)
+        passages = self.search(question, k=self.settings.k)
         timings = {"retrieve": time.perf_counter() - started}
         if not passages:
             timings["total"] = timings["retrieve"]
@@ -178,7 +177,15 @@ class Pipeline:
             text, citations = NOT_IN_CORPUS, ()
         timings["total"] = time.perf_counter() - started
         timings["generate"] = timings["total"] - timings["retrieve"]
-        return Answer(question, text, citations, tuple(passages), abstained, timings)
+        return Answer(
+            question, text, citations, tuple(passages), abstained, timings, tokens=len(pieces)
+        )
+
+    def search(self, question: str, *, k: int) -> list[Passage]:
+        """The `k` passages nearest to `question`, best first, without an answer."""
+        embedder = self.embedder
+        self.store.check_embedder(embedder.name, embedder.dim)
+        return retrieve(check_question(question), store=self.store, embedder=embedder, k=k)
 
     def status(self) -> Status:
         return Status(

@@ -72,6 +72,8 @@ class Answer:
     """True when the answer is that the corpus does not say."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: retrieve, first_token, generate, total."""
+    tokens: int = 0
+    """Tokens the model wrote for the draft."""
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class SentenceTransformerEmbedder:
         return cast(Vectors, self._encode([text])[0])
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        return len(self._tokenizer.encode(text, add_special_tokens=False, verbose=False))
 
     def _encode(self, texts: list[str]) -> Vectors:
         vectors = self._model.encode(

@@ -1,0 +1,171 @@
+"""`rag eval`: registered into the `rag` command through the `newsrag.commands` entry point."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rag.cli import add_setting_flags
+from rag.config import Settings
+from rag.errors import InputError
+
+EXAMPLE = """examples:
+  rag eval --dataset eval/datasets/default.jsonl --corpus corpus/articles
+  rag eval --dataset multihop-rag/queries.dev.json --corpus multihop-rag/corpus.json \\
+      --retrieval-only --chunk-tokens 256
+  rag eval --dataset multihop-rag/queries.dev.json --corpus multihop-rag/corpus.json \\
+      --limit 100 --types inference,comparison --out runs/answers
+  rag eval compare runs/a runs/b"""
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "eval",
+        parents=[common],
+        help="Score the pipeline on a question set (retrieval, answers, citations, speed).",
+        description="Run the real pipeline on a question set and write a report: "
+        "report.json, report.md, per_query.jsonl and PNG plots. "
+        "`rag eval compare A B` compares two reports.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "compare",
+        nargs="*",
+        metavar="compare A B",
+        help="compare two reports (folders or report.json files)",
+    )
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        help="question set: newsrag JSONL or MultiHop-RAG queries JSON (auto-detected)",
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="articles the questions are about; "
+        "indexed separately (cached), never into your main index",
+    )
+    parser.add_argument("--out", type=Path, help="output folder (default: eval-runs/DATASET-TIME)")
+    parser.add_argument("--limit", type=int, help="a stratified sample of N questions")
+    parser.add_argument(
+        "--types",
+        help="only these question types, comma-separated "
+        "(a prefix is enough: inference,comparison)",
+    )
+    parser.add_argument(
+        "--retrieval-only", action="store_true", help="score retrieval only; no model is loaded"
+    )
+    add_setting_flags(
+        parser,
+        [
+            "model",
+            "k",
+            "max_tokens",
+            "threads",
+            "chunk_tokens",
+            "chunk_overlap",
+            "context_tokens",
+            "cache_dir",
+        ],
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.compare:
+        return _compare(args.compare)
+    if args.dataset is None:
+        raise InputError(
+            "rag eval needs --dataset (or: rag eval compare A B)",
+            hint="See `rag eval --help` for examples.",
+        )
+    from tqdm import tqdm
+
+    from eval.datasets import load_dataset
+    from eval.report import environment, summarize, write_report
+    from eval.runner import QueryResult, corpus_index, evaluate, select
+    from rag.models import describe_model
+    from rag.pipeline import Pipeline
+
+    started = time.perf_counter()
+    dataset = load_dataset(args.dataset)
+    types = [t.strip() for t in args.types.split(",")] if args.types else None
+    questions = select(dataset.questions, types=types, limit=args.limit)
+    live = sys.stderr.isatty()
+    index_dir = None
+    if args.corpus is not None:
+        with tqdm(desc="indexing corpus", unit=" articles", disable=not live) as bar:
+            index_dir = corpus_index(args.corpus, settings, on_article=lambda *_: bar.update())
+        settings = settings.model_copy(update={"data_dir": index_dir})
+    pipeline = Pipeline(settings)
+    running: dict[str, list[float]] = {}
+
+    with tqdm(total=len(questions), desc="evaluating", unit=" q", disable=not live) as bar:
+
+        def show(result: QueryResult) -> None:
+            for name in ("hits@10", "mrr@10", "strict", "lenient"):
+                if name in result.scores:
+                    running.setdefault(name, []).append(result.scores[name])
+            bar.set_postfix({n: f"{sum(v) / len(v):.3f}" for n, v in running.items()})
+            bar.update()
+
+        results = evaluate(
+            dataset, questions, pipeline, retrieval_only=args.retrieval_only, on_result=show
+        )
+
+    stamp = datetime.now(UTC)
+    out = args.out or Path("eval-runs") / f"{args.dataset.stem}-{stamp:%Y%m%d-%H%M%S}"
+    summary = summarize(results, dataset)
+    report = {
+        "report_version": 1,
+        "created_at": stamp.isoformat(timespec="seconds"),
+        "seconds": time.perf_counter() - started,
+        "dataset": {
+            "path": str(args.dataset),
+            "format": dataset.format,
+            "sha256": dataset.sha256,
+            "questions_total": len(dataset.questions),
+            "questions_run": len(questions),
+        },
+        "corpus": {"path": str(args.corpus), "index": str(index_dir)} if args.corpus else None,
+        "options": {"limit": args.limit, "types": types, "retrieval_only": args.retrieval_only},
+        "settings": settings.model_dump(mode="json"),
+        "model": None if args.retrieval_only else describe_model(settings),
+        "environment": environment(Path(__file__).resolve().parent.parent),
+        "metrics": summary,
+    }
+    write_report(out, report, results)
+    overall = summary["overall"]
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in overall.items() if k != "n")
+    print(f"{len(results)} questions: {shown}")
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+
+def _compare(arguments: list[str]) -> int:
+    from eval.report import compare
+
+    if len(arguments) != 3 or arguments[0] != "compare":
+        raise InputError(
+            f"unexpected arguments: {' '.join(arguments)}",
+            hint="Use `rag eval --dataset PATH ...` or `rag eval compare A B`.",
+        )
+    reports = []
+    for name in arguments[1:]:
+        path = Path(name)
+        path = path / "report.json" if path.is_dir() else path
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(
+                f"cannot read report {path}: {exc}",
+                hint="Pass two folders written by `rag eval --out`.",
+            ) from exc
+    print(compare(reports[0], reports[1]), end="")
+    return 0

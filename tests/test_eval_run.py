@@ -1,0 +1,144 @@
+"""An evaluation end to end on a tiny corpus: real Chroma and files, fakes at the model seams."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import KeywordEmbedder, ScriptedGenerator, write
+
+from eval.datasets import load_dataset
+from eval.report import compare, summarize, write_report
+from eval.runner import evaluate, select
+from rag.cli import main
+from rag.config import Settings
+from rag.pipeline import Pipeline
+
+ARTICLES = [
+    {
+        "title": "London talks",
+        "url": "https://x.example/london",
+        "source": "Post",
+        "body": "Officials from France and Germany met in London on Wednesday.",
+    },
+    {
+        "title": "Paris summit",
+        "url": "https://x.example/paris",
+        "source": "Herald",
+        "body": "A climate summit opened in Paris.",
+    },
+    {
+        "title": "Rome final",
+        "url": "https://x.example/rome",
+        "source": "Sport",
+        "body": "Rome hosted the football final.",
+    },
+]
+QUESTIONS = [
+    {
+        "id": "1",
+        "question": "Who met in London?",
+        "answers": ["France and Germany"],
+        "type": "who",
+        "evidence": [
+            {"article_id": "https://x.example/london", "quote": "France and Germany met in London"}
+        ],
+    },
+    {
+        "id": "2",
+        "question": "What opened in Paris?",
+        "answers": ["A climate summit"],
+        "type": "what",
+        "evidence": [{"article_id": "https://x.example/paris"}],
+    },
+    {"id": "3", "question": "Who won the election in Rome?", "answerable": False, "type": "none"},
+]
+KEYWORDS = ["london", "paris", "rome", "climate", "football", "met", "election"]
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path, settings: Settings) -> Path:
+    corpus = write(tmp_path / "corpus.json", json.dumps(ARTICLES))
+    dataset = load_dataset(
+        write(tmp_path / "questions.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS))
+    )
+    generator = ScriptedGenerator(
+        "France and Germany [1]. They met in London.",  # right, cites the London passage
+        "A jazz festival [1].",  # wrong, and no passage supports it: dropped -> abstains
+        "The corpus does not say.",  # right: unanswerable
+    )
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(KEYWORDS), generator=generator)
+    pipeline.ingest([corpus])
+    results = evaluate(
+        dataset, select(dataset.questions, types=None, limit=None), pipeline, retrieval_only=False
+    )
+    report = {"dataset": {"path": "questions.jsonl"}, "metrics": summarize(results, dataset)}
+    write_report(tmp_path / "run", report | _report_frame(settings), results)
+    return tmp_path / "run"
+
+
+def _report_frame(settings: Settings) -> dict[str, object]:
+    return {
+        "dataset": {
+            "path": "questions.jsonl",
+            "format": "newsrag",
+            "sha256": "0" * 64,
+            "questions_total": 3,
+            "questions_run": 3,
+        },
+        "options": {"retrieval_only": False},
+        "seconds": 1.0,
+        "environment": {"git_revision": None, "git_dirty": False},
+        "settings": settings.model_dump(mode="json"),
+        "model": "scripted",
+    }
+
+
+def test_report_numbers(run_dir: Path) -> None:
+    m = json.loads((run_dir / "report.json").read_text())["metrics"]
+    overall = m["overall"]
+    # Retrieval: question 1 has a quote found at rank 1; question 2 only an article id.
+    assert overall["hits@10"] == overall["mrr@10"] == 1.0
+    assert m["by_type"]["what"]["article_recall@10"] == 1.0
+    # Answers: 1 right, 2 abstained (wrong), 3 abstained (right).
+    assert overall["strict"] == pytest.approx(2 / 3)
+    assert m["by_type"]["none"]["strict"] == 1.0
+    assert m["abstention"] == {"precision": 0.5, "recall": 1.0, "abstained": 2, "unanswerable": 1}
+    assert overall["cited_with_evidence"] == 1.0 and overall["cites_gold_article"] == 1.0
+    assert m["baselines"]["The corpus does not say."]["overall"]["strict"] == pytest.approx(1 / 3)
+    assert m["speed"]["answer_p50_s"] > 0 and m["speed"]["retrieval_p95_s"] > 0
+
+
+def test_report_files(run_dir: Path) -> None:
+    lines = (run_dir / "per_query.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert len(lines) == 3
+    assert first["retrieved"][0]["chunk_id"] == "https://x.example/london::0"
+    assert first["citations"] == [{"number": 1, "chunk_id": "https://x.example/london::0"}]
+    markdown = (run_dir / "report.md").read_text()
+    assert "## Retrieval" in markdown and "## How each number is computed" in markdown
+    for png in ("metrics_by_type.png", "latency.png"):
+        assert (run_dir / png).read_bytes().startswith(b"\x89PNG")
+
+
+def test_compare_two_runs(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = json.loads((run_dir / "report.json").read_text())
+    better = json.loads(json.dumps(report))
+    better["metrics"]["overall"]["strict"] = 1.0
+    table = compare(report, better)
+    assert "| strict | 0.667 | 1.000 | +0.333 |" in table
+    write(run_dir.parent / "b" / "report.json", json.dumps(better))
+    assert main(["eval", "compare", str(run_dir), str(run_dir.parent / "b")]) == 0
+    assert "+0.333" in capsys.readouterr().out
+
+
+def test_eval_cli_errors_name_the_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = write(tmp_path / "q.jsonl", '{"question": "Who?", "answers": ["x"]}\n{"q\n')
+    assert main(["eval", "--dataset", str(bad), "--data-dir", str(tmp_path)]) == 1
+    assert f"error: {bad}:2: invalid JSON" in capsys.readouterr().err
+    assert main(["eval"]) == 1
+    assert "needs --dataset" in capsys.readouterr().err
+    assert main(["eval", "compare", "only-one"]) == 1
