@@ -7,8 +7,10 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from rag.backends.sentence_transformers import SentenceTransformerEmbedder
 from rag.chunking import chunk_article
@@ -59,14 +61,17 @@ def test_minilm_is_loaded_offline_and_counts_its_own_tokens(
 def test_default_chunks_fit_what_minilm_reads(minilm: SentenceTransformerEmbedder) -> None:
     embedder = minilm
     settings = Settings()
-    [article] = load_articles([default_corpus()]).articles
-    chunks = chunk_article(
-        article,
-        size=settings.chunk_tokens,
-        overlap=settings.chunk_overlap,
-        count_tokens=embedder.count_tokens,
-    )
-    assert len(chunks) > 1
+    chunks = [
+        chunk
+        for article in load_articles([default_corpus()]).articles
+        for chunk in chunk_article(
+            article,
+            size=settings.chunk_tokens,
+            overlap=settings.chunk_overlap,
+            count_tokens=embedder.count_tokens,
+        )
+    ]
+    assert len(chunks) > 5
     for chunk in chunks:
         assert embedder.count_tokens(embedding_text(chunk)) + 2 <= 256  # with [CLS] and [SEP]
 
@@ -98,3 +103,26 @@ def test_london_question_as_json_then_status(env: dict[str, str]) -> None:
     status = json.loads(rag(env, "status", "--json").stdout)
     assert status["articles"] >= 1
     assert status["embedder"] == {"name": DEFAULT_EMBEDDER, "dim": 384}
+
+
+def test_eval_of_three_questions_with_the_real_models(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = rag(
+        env,
+        "eval",
+        "--dataset",
+        str(REPO / "eval/datasets/default.jsonl"),
+        "--corpus",
+        str(default_corpus()),
+        "--limit",
+        "3",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["dataset"]["questions_run"] == 3
+    overall = report["metrics"]["overall"]
+    assert overall["n"] == 3 and "strict" in overall and "hits@10" in overall
+    assert report["metrics"]["speed"]["tokens_per_s"] > 0
+    assert len((out / "per_query.jsonl").read_text().splitlines()) == 3
