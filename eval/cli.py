@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
@@ -12,7 +13,7 @@ from typing import Any
 
 from rag.cli import add_setting_flags
 from rag.config import Settings
-from rag.errors import InputError
+from rag.errors import InputError, MissingDependencyError
 
 EXAMPLE = """examples:
   rag eval --dataset eval/datasets/default.jsonl --corpus corpus/articles
@@ -52,7 +53,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "indexed separately (cached), never into your main index",
     )
     parser.add_argument("--out", type=Path, help="output folder (default: eval-runs/DATASET-TIME)")
-    parser.add_argument("--limit", type=int, help="a stratified sample of N questions")
+    parser.add_argument("--limit", type=_positive, help="a stratified sample of N questions")
     parser.add_argument(
         "--types",
         help="only these question types, comma-separated "
@@ -77,6 +78,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
     if args.compare:
         return _compare(args.compare)
@@ -84,6 +92,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         raise InputError(
             "rag eval needs --dataset (or: rag eval compare A B)",
             hint="See `rag eval --help` for examples.",
+        )
+    if importlib.util.find_spec("matplotlib") is None:
+        raise MissingDependencyError(
+            "rag eval draws its plots with matplotlib, which is not installed",
+            hint="pip install 'newsrag[eval]'",
         )
     from tqdm import tqdm
 
@@ -142,7 +155,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     }
     write_report(out, report, results)
     overall = summary["overall"]
-    shown = ", ".join(f"{k} {v:.3f}" for k, v in overall.items() if k != "n")
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in overall.items() if k not in ("n", "counts"))
     print(f"{len(results)} questions: {shown}")
     print(f"report: {out / 'report.md'}")
     return 0
@@ -161,11 +174,17 @@ def _compare(arguments: list[str]) -> int:
         path = Path(name)
         path = path / "report.json" if path.is_dir() else path
         try:
-            reports.append(json.loads(path.read_text()))
+            report = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(
                 f"cannot read report {path}: {exc}",
                 hint="Pass two folders written by `rag eval --out`.",
             ) from exc
+        if not isinstance(report, dict) or "overall" not in report.get("metrics", {}):
+            raise InputError(
+                f"{path} is not a rag eval report",
+                hint="Pass two folders written by `rag eval --out`.",
+            )
+        reports.append(report)
     print(compare(reports[0], reports[1]), end="")
     return 0

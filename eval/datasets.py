@@ -106,8 +106,11 @@ def _own_question(line: str, path: Path, number: int) -> Question:
         raise InputError(f"{where}: field 'answers' must be a list of strings", hint=FORMAT_HINT)
     if answerable and not answers:
         raise InputError(f"{where}: an answerable question needs 'answers'", hint=FORMAT_HINT)
+    entries = item.get("evidence") or []
+    if not isinstance(entries, list):
+        raise InputError(f"{where}: field 'evidence' must be a list", hint=FORMAT_HINT)
     evidence = []
-    for entry in item.get("evidence", []):
+    for entry in entries:
         if not isinstance(entry, dict) or not (entry.get("article_id") or entry.get("quote")):
             raise InputError(
                 f"{where}: each 'evidence' entry needs 'article_id' and/or 'quote'",

@@ -11,6 +11,8 @@ import re
 import string
 from collections.abc import Sequence
 
+from rag.cite import MARKER
+
 
 def squash(text: str) -> str:
     """MultiHop-RAG's normalization: every space and newline removed, case kept."""
@@ -94,7 +96,7 @@ def lenient_correct(answer: str, gold: str) -> bool:
 
 def normalize(text: str) -> str:
     """Lowercase; citation markers, punctuation and the articles a/an/the removed."""
-    text = re.sub(r"\[\d+(?:\s*[,;]\s*\d+)*\]", " ", text.lower())
+    text = MARKER.sub(" ", text.lower())
     text = text.translate(str.maketrans(string.punctuation + "\u2018\u2019\u201c\u201d", " " * 36))
     return " ".join(w for w in text.split() if w not in {"a", "an", "the"})
 

@@ -51,20 +51,18 @@ DEFINITIONS = {
     "gold article.",
     "speed": "retrieval = pipeline.search of the first 10 passages; first token and answer "
     "time from the start of pipeline.ask (retrieval included, model loading excluded); "
-    "tokens/s = tokens written / (answer time - time to first token).",
+    "tokens/s = (tokens written - 1) / (answer time - time to first token).",
 }
 
 
 def summarize(results: Sequence[QueryResult], dataset: Dataset) -> dict[str, Any]:
     """Every aggregate number of a run: means overall and per type, abstention, speed,
     citations, and the constant-answer baselines on the same questions."""
-    by_type: dict[str, list[QueryResult]] = defaultdict(list)
-    for result in results:
-        by_type[result.question.type].append(result)
+    by_type = _by_type(results)
     answered = [r for r in results if r.answer is not None]
     summary: dict[str, Any] = {
         "overall": _means(results),
-        "by_type": {t: _means(rs) for t, rs in sorted(by_type.items())},
+        "by_type": {t: _means(rs) for t, rs in by_type.items()},
         "speed": _speed(results),
     }
     if answered:
@@ -92,7 +90,15 @@ def _means(results: Sequence[QueryResult]) -> dict[str, Any]:
             values[name].append(value)
     means: dict[str, Any] = {name: sum(v) / len(v) for name, v in sorted(values.items())}
     means["n"] = len(results)
+    means["counts"] = {name: len(v) for name, v in sorted(values.items())}
     return means
+
+
+def _by_type(results: Sequence[QueryResult]) -> dict[str, list[QueryResult]]:
+    groups: dict[str, list[QueryResult]] = defaultdict(list)
+    for result in results:
+        groups[result.question.type].append(result)
+    return dict(sorted(groups.items()))
 
 
 def _baseline(results: Sequence[QueryResult], constant: str, dataset: Dataset) -> dict[str, Any]:
@@ -103,12 +109,9 @@ def _baseline(results: Sequence[QueryResult], constant: str, dataset: Dataset) -
             "lenient": sum(metrics.lenient_correct(constant, g[0]) for g in golds) / len(rs),
         }
 
-    by_type: dict[str, list[QueryResult]] = defaultdict(list)
-    for result in results:
-        by_type[result.question.type].append(result)
     return {
         "overall": scores(results),
-        "by_type": {t: scores(rs) for t, rs in sorted(by_type.items())},
+        "by_type": {t: scores(rs) for t, rs in _by_type(results).items()},
     }
 
 
@@ -117,12 +120,10 @@ def _speed(results: Sequence[QueryResult]) -> dict[str, float]:
     answers = [r.answer for r in results if r.answer is not None]
     first = [a.timings["first_token"] for a in answers if "first_token" in a.timings]
     total = [a.timings["total"] for a in answers]
-    decode = [
-        a.timings["total"] - a.timings["first_token"]
-        for a in answers
-        if "first_token" in a.timings and a.tokens > 1
-    ]
-    tokens = sum(a.tokens for a in answers if "first_token" in a.timings and a.tokens > 1)
+    # Decoding speed: the tokens after the first, over the time after the first.
+    streamed = [a for a in answers if "first_token" in a.timings and a.tokens > 1]
+    decode = [a.timings["total"] - a.timings["first_token"] for a in streamed]
+    tokens = sum(a.tokens - 1 for a in streamed)
     speed = {
         "retrieval_p50_s": metrics.percentile(retrieval, 50),
         "retrieval_p95_s": metrics.percentile(retrieval, 95),
@@ -271,7 +272,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"unanswerable. Precision {a['precision']:.3f}, recall {a['recall']:.3f}.",
             "",
         ]
-    lines += ["## Speed", "", "| measure | seconds |", "|---|---|"]
+    lines += ["## Speed", "", "| measure | value |", "|---|---|"]
     lines += [f"| {name} | {value:.3f} |" for name, value in m["speed"].items()]
     lines += ["", "## How each number is computed", ""]
     lines += [f"- **{name}**: {text}" for name, text in DEFINITIONS.items()]
@@ -279,10 +280,12 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def _table(m: dict[str, Any], columns: Sequence[str]) -> str:
+    # n: the questions this table scores (retrieval skips questions without evidence).
     rows = ["| type | n | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
     for name, values in [("all", m["overall"]), *m["by_type"].items()]:
         cells = [f"{values[c]:.3f}" if c in values else "-" for c in columns]
-        rows.append(f"| {name} | {values['n']} | " + " | ".join(cells) + " |")
+        n = max(values["counts"].get(c, 0) for c in columns)
+        rows.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -337,7 +340,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 
 def _flatten(m: dict[str, Any]) -> dict[str, float]:
-    flat = {name: v for name, v in m["overall"].items() if name != "n"}
+    flat = {name: v for name, v in m["overall"].items() if name not in ("n", "counts")}
     for section in ("abstention", "speed"):
         flat.update({f"{section}.{k}": v for k, v in m.get(section, {}).items()})
     return {k: float(v) for k, v in flat.items()}

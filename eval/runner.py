@@ -70,7 +70,7 @@ def corpus_index(
     embedder and chunking; an interrupted build is started again from nothing."""
     key = hashlib.sha256()
     files = sorted(p for p in corpus.rglob("*") if p.is_file()) if corpus.is_dir() else [corpus]
-    if not files:
+    if not corpus.exists() or not files:
         raise InputError(
             f"corpus not found or empty: {corpus}",
             hint="Pass --corpus as an article file or folder.",
@@ -86,6 +86,17 @@ def corpus_index(
     shutil.rmtree(directory, ignore_errors=True)
     pipeline = Pipeline(settings.model_copy(update={"data_dir": directory}))
     report = pipeline.ingest([corpus], on_article=on_article)
+    if not report.articles:
+        first = report.problems[0] if report.problems else None
+        raise InputError(
+            f"no article could be read from {corpus}"
+            + (
+                f" ({len(report.problems)} problems; first: {first.origin}: {first.message})"
+                if first
+                else ""
+            ),
+            hint="Check it with `rag ingest` into a scratch --data-dir to see every problem.",
+        )
     marker.write_text(
         json.dumps(
             {
@@ -144,7 +155,7 @@ def score(result: QueryResult, dataset: Dataset, *, k: int) -> dict[str, float]:
     if question.answerable and gold_articles:
         scores[f"article_recall@{k}"] = metrics.article_recall(articles, gold_articles, k=k)
         scores["article_recall@10"] = metrics.article_recall(articles, gold_articles, k=DEPTH)
-        scores["article_ndcg@10"] = metrics.article_ndcg(articles, gold_articles)
+        scores["article_ndcg@10"] = metrics.article_ndcg(articles[:DEPTH], gold_articles)
     answer = result.answer
     if answer is None:
         return scores

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from rag.errors import ConfigError
 from rag.types import Article, Chunk
 
 # Paragraphs, then lines, then sentences, then words: the splitter tries them in order.
@@ -25,11 +24,6 @@ def chunk_article(
     count_tokens: Callable[[str], int],
 ) -> list[Chunk]:
     """Cut `article.body` into chunks of at most `size` tokens, `overlap` tokens shared."""
-    if overlap >= size:
-        raise ConfigError(
-            f"chunk overlap ({overlap}) must be smaller than chunk size ({size})",
-            hint="Lower --chunk-overlap or raise --chunk-tokens.",
-        )
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=size,
         chunk_overlap=overlap,

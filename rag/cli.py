@@ -98,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a path the user gave cannot be read or written
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        print("hint: Check the path and its permissions.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rag.errors import ConfigError
 
@@ -56,6 +56,15 @@ class Settings(BaseModel):
         default=None, ge=1, description="CPU threads for the model; unset means all cores."
     )
 
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
+                f"chunk_tokens ({self.chunk_tokens})"
+            )
+        return self
+
 
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
@@ -94,10 +103,10 @@ def load_settings(
         return Settings(**values)
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = str(error["loc"][0]) if error["loc"] else "?"
+        name = str(error["loc"][0]) if error["loc"] else "chunk_overlap"
         where = origins.get(name, f"setting '{name}'")
         raise ConfigError(
-            f"{where}: {error['msg']}",
+            f"{where}: {error['msg'].removeprefix('Value error, ')}",
             hint="Run `rag --help` or see the configuration table in README.md.",
         ) from exc
 

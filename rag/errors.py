@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from rag.types import Problem
+
 
 class RagError(Exception):
     """Base of every error newsrag raises on purpose."""
@@ -42,6 +44,9 @@ class ArticleError(InputError):
         super().__init__(f"{origin}: {problem}", hint=hint)
         self.origin = origin
         self.problem = problem
+
+    def as_problem(self) -> Problem:
+        return Problem(self.origin, self.problem, self.hint)
 
 
 class ModelError(RagError):

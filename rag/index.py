@@ -22,6 +22,8 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    max_length: int
+    """Most tokens the model reads of one text (the rest is cut off)."""
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
 
@@ -31,7 +33,11 @@ class Embedder(Protocol):
 
 
 def embedding_text(chunk: Chunk) -> str:
-    """What the embedder reads for a chunk: its article's title, then the chunk."""
+    """What the embedder reads for a chunk: its article's title, then the chunk.
+
+    A chunk as long as the embedder's limit loses its last tokens to the title here: the
+    embedder reads the start, the whole chunk is still stored, shown and given to the model.
+    """
     return f"{chunk.title}\n{chunk.text}"
 
 

@@ -37,7 +37,9 @@ def load_articles(paths: Iterable[Path]) -> LoadResult:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES))
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+            )
         elif path.is_file():
             files.append(path)
         else:
@@ -45,16 +47,39 @@ def load_articles(paths: Iterable[Path]) -> LoadResult:
                 f"no such file or folder: {path}",
                 hint="Pass article files (.txt, .md, .json, .jsonl) or folders holding them.",
             )
-    result = LoadResult()
+    unique: dict[Path, Path] = {}  # a file given twice is read once
     for file in files:
+        unique.setdefault(file.resolve(), file)
+    result = LoadResult()
+    by_id: dict[str, Article] = {}
+    for file in unique.values():
         try:
             for item in _load_file(file):
                 if isinstance(item, Problem):
                     result.problems.append(item)
+                elif item.id in by_id and by_id[item.id].body != item.body:
+                    result.problems.append(
+                        Problem(
+                            item.origin,
+                            f"same id as {by_id[item.id].origin} ({item.id}) but another text; "
+                            "this one is kept",
+                            "Give each article its own url; two texts cannot share one.",
+                        )
+                    )
+                    by_id[item.id] = item
                 else:
-                    result.articles.append(item)
+                    by_id.setdefault(item.id, item)
         except ArticleError as exc:
-            result.problems.append(Problem(exc.origin, exc.problem, exc.hint))
+            result.problems.append(exc.as_problem())
+        except OSError as exc:
+            result.problems.append(
+                Problem(
+                    str(file),
+                    f"cannot be read: {exc.strerror}",
+                    "Check that the file exists and is readable.",
+                )
+            )
+    result.articles = list(by_id.values())
     return result
 
 
@@ -231,7 +256,7 @@ def _record_article(record: object, *, origin: str) -> Article | Problem:
             )
         return make_article(record, origin=origin)
     except ArticleError as exc:
-        return Problem(exc.origin, exc.problem, exc.hint)
+        return exc.as_problem()
 
 
 def _title_from_name(path: Path) -> str:

@@ -12,6 +12,7 @@ import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from rag.config import DEFAULT_EMBEDDER, Settings
 from rag.errors import ChecksumError, ModelError
@@ -36,9 +37,10 @@ def resolve_model(settings: Settings) -> Path:
             )
         return settings.model
     target = settings.cache_dir / DEFAULT_MODEL_FILE
-    if not target.is_file():
+    if target.is_file():
+        verify(target, sha256=DEFAULT_MODEL_SHA256)
+    else:
         assemble(_default_parts(), target, sha256=DEFAULT_MODEL_SHA256)
-    verify(target, sha256=DEFAULT_MODEL_SHA256)
     return target
 
 
@@ -56,10 +58,7 @@ def assemble(parts: Sequence[Path], target: Path, *, sha256: str) -> None:
     digest = hashlib.sha256()
     with partial.open("wb") as out:
         for part in parts:
-            with part.open("rb") as chunk:
-                while block := chunk.read(1 << 20):
-                    digest.update(block)
-                    out.write(block)
+            _copy(part, digest, out)
     if digest.hexdigest() != sha256:
         partial.unlink()
         raise ChecksumError(
@@ -72,9 +71,7 @@ def assemble(parts: Sequence[Path], target: Path, *, sha256: str) -> None:
 def verify(path: Path, *, sha256: str) -> None:
     """Raise `ChecksumError` unless the file at `path` has the given sha256."""
     digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
+    _copy(path, digest)
     if digest.hexdigest() != sha256:
         raise ChecksumError(
             f"model file {path} has sha256 {digest.hexdigest()}, expected {sha256}",
@@ -91,13 +88,24 @@ def resolve_embedder(name: str) -> str:
     return name
 
 
+def _copy(path: Path, digest: hashlib._Hash, out: BinaryIO | None = None) -> None:
+    """Feed the file at `path` to `digest` (and `out`), a megabyte at a time."""
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+            if out is not None:
+                out.write(block)
+
+
 def _default_parts() -> list[Path]:
     parts = []
     for module, relative in DEFAULT_MODEL_PARTS:
         spec = importlib.util.find_spec(module)
-        if spec is None or spec.origin is None:
+        part = Path(spec.origin).parent / relative if spec and spec.origin else None
+        if part is None or not part.is_file():
             raise ModelError(
-                f"the default model's package {module} is not installed", hint=INSTALL_MODEL_HINT
+                f"the default model's package {module} is not installed or incomplete",
+                hint=INSTALL_MODEL_HINT,
             )
-        parts.append(Path(spec.origin).parent / relative)
+        parts.append(part)
     return parts

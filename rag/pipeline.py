@@ -15,7 +15,7 @@ from pathlib import Path
 from rag.backends.chroma import ChromaStore, StoreStats
 from rag.cite import ground
 from rag.config import Settings
-from rag.errors import InputError
+from rag.errors import ConfigError, InputError
 from rag.generate import NOT_IN_CORPUS, Generator, build_messages
 from rag.index import Embedder, index_articles
 from rag.ingest import load_articles
@@ -130,6 +130,12 @@ class Pipeline:
         chunks = 0
         if loaded.articles:
             embedder = self.embedder
+            if self.settings.chunk_tokens > embedder.max_length:
+                raise ConfigError(
+                    f"chunks of {self.settings.chunk_tokens} tokens are longer than embedder "
+                    f"{embedder.name!r} reads ({embedder.max_length} tokens)",
+                    hint=f"Use --chunk-tokens {embedder.max_length} or fewer.",
+                )
             self.store.bind_embedder(embedder.name, embedder.dim)
             chunks = index_articles(
                 loaded.articles,

@@ -34,6 +34,7 @@ class KeywordEmbedder:
     """One dimension per keyword, so which passage is nearest is known in advance."""
 
     name = "fake-keyword"
+    max_length = 512
 
     def __init__(self, keywords: Sequence[str]) -> None:
         self.keywords = [k.lower() for k in keywords]

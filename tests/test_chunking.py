@@ -6,7 +6,6 @@ import random
 import pytest
 
 from rag.chunking import chunk_article
-from rag.errors import ConfigError
 from rag.types import Article
 
 
@@ -70,8 +69,3 @@ def test_chunks_carry_the_article_metadata() -> None:
         "https://x.example/a",
     )
     assert chunk.id == "a1::0"
-
-
-def test_overlap_must_be_smaller_than_size() -> None:
-    with pytest.raises(ConfigError, match="overlap"):
-        chunk_article(make_article("x"), size=10, overlap=10, count_tokens=count_words)

@@ -126,3 +126,11 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_an_unwritable_data_dir_is_a_clean_error(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    blocker = write(isolated / "not-a-dir", "x")
+    code, _, err = run(capsys, "status", "--data-dir", str(blocker / "data"))
+    assert_clean_error(code, err, "not-a-dir")

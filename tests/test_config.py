@@ -48,3 +48,8 @@ def test_bad_value_names_where_it_came_from(tmp_path: Path) -> None:
     write(tmp_path / "rag.toml", "k = [\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(environ={}, cwd=tmp_path)
+
+
+def test_overlap_must_be_smaller_than_the_chunk(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"option --chunk-overlap: chunk_overlap \(64\) must"):
+        load_settings({"chunk_tokens": 64, "chunk_overlap": 64}, environ={}, cwd=tmp_path)

@@ -142,3 +142,16 @@ def test_eval_cli_errors_name_the_problem(
     assert main(["eval"]) == 1
     assert "needs --dataset" in capsys.readouterr().err
     assert main(["eval", "compare", "only-one"]) == 1
+
+
+def test_eval_corpus_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = write(tmp_path / "q.jsonl", json.dumps(QUESTIONS[0]) + "\n")
+    common = ["eval", "--dataset", str(dataset), "--cache-dir", str(tmp_path / "cache")]
+    assert main([*common, "--corpus", str(tmp_path / "missing")]) == 1
+    assert "corpus not found or empty" in capsys.readouterr().err
+    broken = write(tmp_path / "broken.json", "[{")
+    assert main([*common, "--corpus", str(broken)]) == 1
+    assert f"no article could be read from {broken}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*common, "--limit", "0"])
+    assert "must be 1 or more" in capsys.readouterr().err

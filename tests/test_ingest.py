@@ -179,3 +179,23 @@ def test_multihop_rag_corpus_loads_as_is() -> None:
     assert len(result.articles) == 609
     assert len({a.id for a in result.articles}) == 609
     assert all(a.url == a.id and a.source and a.published_at for a in result.articles)
+
+
+def test_one_id_with_two_texts_keeps_the_later_and_says_so(tmp_path: Path) -> None:
+    first = {"title": "A", "body": "First text.", "url": "https://x.example/a"}
+    second = {**first, "body": "Second text."}
+    path = write(tmp_path / "dump.jsonl", "\n".join(json.dumps(r) for r in (first, second)))
+    result = load_articles([path, path])  # the same file twice is no duplicate
+    assert [a.body for a in result.articles] == ["Second text."]
+    [problem] = result.problems
+    assert problem.origin == f"{path}:2"
+    assert "same id as" in problem.message and f"{path}:1" in problem.message
+
+
+def test_folders_named_like_articles_are_skipped(tmp_path: Path) -> None:
+    (tmp_path / "feeds.json").mkdir()
+    write(tmp_path / "feeds.json" / "a.txt", "Inside.")
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    result = load_articles([tmp_path])
+    assert [a.body for a in result.articles] == ["Inside."]
+    assert result.problems == []

@@ -8,7 +8,7 @@ import pytest
 from conftest import KeywordEmbedder, ScriptedGenerator, write
 
 from rag.config import Settings
-from rag.errors import InputError
+from rag.errors import ConfigError, InputError
 from rag.generate import NOT_IN_CORPUS
 from rag.pipeline import Pipeline, default_corpus
 
@@ -116,3 +116,14 @@ def test_the_default_corpus_holds_the_seed_article(settings: Settings) -> None:
     if seed.is_file():
         body = (default_corpus() / "london-ceasefire-talks.md").read_text()
         assert seed.read_text().strip() in body
+
+
+def test_chunks_longer_than_the_embedder_reads_are_refused(
+    settings: Settings, corpus: Path
+) -> None:
+    embedder = KeywordEmbedder(KEYWORDS)
+    embedder.max_length = 64
+    pipeline = Pipeline(settings.model_copy(update={"chunk_tokens": 65}), embedder=embedder)
+    with pytest.raises(ConfigError, match="65 tokens are longer than embedder") as caught:
+        pipeline.ingest([corpus])
+    assert "--chunk-tokens 64" in caught.value.hint

@@ -61,10 +61,13 @@ class ChromaStore:
         recorded = self.embedder
         if recorded is None or (recorded[0] == name and dim in (None, recorded[1])):
             return
+        same_name = recorded[0] == name
         raise IndexMismatchError(
             f"the index in {self.path} was built with embedder {recorded[0]!r} "
             f"({recorded[1]} dims), not {name!r}" + (f" ({dim} dims)" if dim else ""),
-            hint=f"Use --embedder {recorded[0]!r}, or a new --data-dir to build a second index.",
+            hint="The model behind that name changed: use a new --data-dir and ingest again."
+            if same_name
+            else f"Use --embedder {recorded[0]!r}, or a new --data-dir to build a second index.",
         )
 
     def bind_embedder(self, name: str, dim: int) -> None:

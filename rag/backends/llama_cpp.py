@@ -34,13 +34,20 @@ class LlamaCppGenerator:
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()
     ) -> Iterator[str]:
-        for event in self._llm.create_chat_completion(
+        events = self._llm.create_chat_completion(
             messages=list(messages),
             max_tokens=max_tokens,
             temperature=0.0,
             stop=list(stop) or None,
             stream=True,
-        ):
-            text = event["choices"][0]["delta"].get("content")
-            if text:
-                yield text
+        )
+        try:
+            for event in events:
+                text = event["choices"][0]["delta"].get("content")
+                if text:
+                    yield text
+        except ValueError as exc:  # the prompt does not fit the context window
+            raise ModelError(
+                f"the model could not take the prompt: {exc}",
+                hint="Lower --k (fewer passages) or raise RAG_CONTEXT_TOKENS.",
+            ) from exc

@@ -41,6 +41,8 @@ class SentenceTransformerEmbedder:
             )
         self.name = name
         self.dim = dim
+        # A model without a limit of its own is read whole: say so with a large number.
+        self.max_length = self._model.max_seq_length or 1_000_000
         self._tokenizer = self._model.tokenizer
         self._batch_size = batch_size
 
