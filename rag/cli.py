@@ -115,12 +115,13 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     pipeline = Pipeline(settings)
     with tqdm(unit=" articles", disable=args.json or not sys.stderr.isatty()) as bar:
-        report = pipeline.ingest(args.paths, on_article=lambda _article, _chunks: bar.update())
+        report = pipeline.ingest(args.paths, on_article=lambda _article, _outcome: bar.update())
     if args.json:
         print(
             json.dumps(
                 {
                     "articles": report.articles,
+                    "outcomes": report.outcomes,
                     "chunks": report.chunks,
                     "seconds": round(report.seconds, 3),
                     "problems": [vars(p) for p in report.problems],
@@ -129,9 +130,10 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
             )
         )
     else:
+        outcomes = ", ".join(f"{n} {name}" for name, n in sorted(report.outcomes.items()))
         print(
-            f"ingested {report.articles} articles as {report.chunks} chunks "
-            f"in {report.seconds:.1f} s"
+            f"read {report.articles} articles ({outcomes or 'none'}); "
+            f"wrote {report.chunks} chunks in {report.seconds:.1f} s"
         )
         _print_problems(report.problems)
     return 0 if report.articles or not report.problems else 1
@@ -180,6 +182,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     first = stats.first_published.date().isoformat() if stats.first_published else None
     last = stats.last_published.date().isoformat() if stats.last_published else None
     embedder = {"name": status.embedder[0], "dim": status.embedder[1]} if status.embedder else None
+    last_ingest = status.last_ingest
     if args.json:
         print(
             json.dumps(
@@ -192,6 +195,14 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
                     "embedder": embedder,
                     "model": status.model,
                     "data_dir": str(status.data_dir),
+                    "last_ingest": {
+                        "started_at": last_ingest.started_at,
+                        "finished_at": last_ingest.finished_at,
+                        "summary": last_ingest.summary,
+                        "problems": [vars(p) for p in last_ingest.problems],
+                    }
+                    if last_ingest
+                    else None,
                 },
                 indent=2,
             )
@@ -206,8 +217,19 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         ("model", status.model),
         ("data dir", str(status.data_dir)),
     ]
+    if last_ingest is not None:
+        done = ", ".join(f"{n} {name}" for name, n in sorted(last_ingest.summary.items()))
+        state = "" if last_ingest.finished_at else " (interrupted: run it again to finish)"
+        rows.append(
+            (
+                "last ingest",
+                f"{last_ingest.started_at}{state}: {done or 'nothing'}"
+                f", {len(last_ingest.problems)} problem(s)",
+            )
+        )
     for name, value in rows:
-        print(f"{name:<10}{value}")
+        print(f"{name:<12}{value}")
+    _print_problems(last_ingest.problems if last_ingest else ())
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -41,24 +41,19 @@ def embedding_text(chunk: Chunk) -> str:
     return f"{chunk.title}\n{chunk.text}"
 
 
-def index_articles(
-    articles: Sequence[Article],
+def index_article(
+    article: Article,
     *,
     store: ChromaStore,
     embedder: Embedder,
     chunk_tokens: int,
     chunk_overlap: int,
-    on_article: Callable[[Article, int], object] | None = None,
 ) -> int:
-    """Chunk, embed and store each article, replacing any older copy; returns chunks written."""
-    written = 0
-    for article in articles:
-        chunks = chunk_article(
-            article, size=chunk_tokens, overlap=chunk_overlap, count_tokens=embedder.count_tokens
-        )
-        vectors = embedder.embed_documents([embedding_text(c) for c in chunks])
-        store.replace_article(article.id, chunks, vectors)
-        written += len(chunks)
-        if on_article is not None:
-            on_article(article, len(chunks))
-    return written
+    """Chunk, embed and store one article, replacing any older copy; returns its chunk count."""
+    chunks = chunk_article(
+        article, size=chunk_tokens, overlap=chunk_overlap, count_tokens=embedder.count_tokens
+    )
+    store.replace_article(
+        article.id, chunks, embedder.embed_documents([embedding_text(c) for c in chunks])
+    )
+    return len(chunks)

@@ -7,9 +7,11 @@ on first use; pass `embedder=` or `generator=` to put something else behind a se
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.backends.chroma import ChromaStore, StoreStats
@@ -17,8 +19,9 @@ from rag.cite import ground
 from rag.config import Settings
 from rag.errors import ConfigError, InputError
 from rag.generate import NOT_IN_CORPUS, Generator, build_messages
-from rag.index import Embedder, index_articles
+from rag.index import Embedder, index_article
 from rag.ingest import load_articles
+from rag.manifest import IngestRecord, Manifest
 from rag.models import describe_model, resolve_embedder, resolve_model
 from rag.retrieve import retrieve
 from rag.types import Answer, Article, Passage, Problem
@@ -34,6 +37,8 @@ class IngestReport:
     chunks: int
     problems: tuple[Problem, ...]
     seconds: float
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """Articles per outcome: new, changed, unchanged, copy."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Status:
     """What the index holds and which models it uses."""
 
     stats: StoreStats
+    last_ingest: IngestRecord | None
     embedder: tuple[str, int] | None
     model: str
     data_dir: Path
@@ -79,6 +85,7 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.store = ChromaStore(settings.data_dir / "chroma")
+        self.manifest = Manifest(settings.data_dir / "manifest.sqlite3")
         self._embedder = embedder
         self._generator = generator
 
@@ -122,35 +129,91 @@ class Pipeline:
         self,
         paths: Iterable[Path],
         *,
-        on_article: Callable[[Article, int], object] | None = None,
+        on_article: Callable[[Article, str], object] | None = None,
     ) -> IngestReport:
-        """Load, chunk, embed and store the articles under `paths`."""
+        """Load the articles under `paths` and index those that are new or changed.
+
+        Unchanged articles are skipped, a changed one replaces its old chunks, and an article
+        whose exact body is already indexed under another id is recorded as a copy of it.
+        `on_article` hears of each article with what happened to it: "new", "changed",
+        "unchanged" or "copy".
+        """
         started = time.perf_counter()
         loaded = load_articles(paths)
+        ingest_id = self.manifest.start_ingest()
+        outcomes: Counter[str] = Counter()
         chunks = 0
-        if loaded.articles:
-            embedder = self.embedder
-            if self.settings.chunk_tokens > embedder.max_length:
-                raise ConfigError(
-                    f"chunks of {self.settings.chunk_tokens} tokens are longer than embedder "
-                    f"{embedder.name!r} reads ({embedder.max_length} tokens)",
-                    hint=f"Use --chunk-tokens {embedder.max_length} or fewer.",
-                )
-            self.store.bind_embedder(embedder.name, embedder.dim)
-            chunks = index_articles(
-                loaded.articles,
-                store=self.store,
-                embedder=embedder,
-                chunk_tokens=self.settings.chunk_tokens,
-                chunk_overlap=self.settings.chunk_overlap,
-                on_article=on_article,
+        first_of_body: dict[str, str] = {}
+        for article in loaded.articles:
+            content, body = self._hashes(article)
+            entry = self.manifest.get(article.id)
+            twin = first_of_body.get(body) or getattr(
+                self.manifest.same_body(body, other_than=article.id), "id", None
             )
-        return IngestReport(
+            if entry is not None and entry.state == "done" and entry.content_hash == content:
+                outcome = "unchanged"
+            elif twin is not None and twin != article.id:
+                if entry is not None:  # it had a text of its own before: drop that
+                    self.store.remove_articles([article.id])
+                    self.manifest.remove([article.id])
+                self.manifest.add_copy(twin, article)
+                outcome = "copy"
+            else:
+                outcome = "changed" if entry is not None else "new"
+                self.manifest.begin(article, content_hash=content, body_hash=body)
+                written = index_article(
+                    article,
+                    store=self.store,
+                    embedder=self._embedder_for_writing(),
+                    chunk_tokens=self.settings.chunk_tokens,
+                    chunk_overlap=self.settings.chunk_overlap,
+                )
+                self.manifest.finish(article.id, chunks=written)
+                chunks += written
+            first_of_body.setdefault(body, article.id)
+            outcomes[outcome] += 1
+            if on_article is not None:
+                on_article(article, outcome)
+        report = IngestReport(
             articles=len(loaded.articles),
             chunks=chunks,
             problems=tuple(loaded.problems),
             seconds=time.perf_counter() - started,
+            outcomes=dict(outcomes),
         )
+        self.manifest.finish_ingest(
+            ingest_id, summary={**outcomes, "chunks": chunks}, problems=loaded.problems
+        )
+        return report
+
+    def _hashes(self, article: Article) -> tuple[str, str]:
+        """(content hash, body hash): the first changes with anything that changes the chunks."""
+        body = hashlib.sha256(article.body.encode()).hexdigest()
+        published = article.published_at.isoformat() if article.published_at else ""
+        fields = [
+            article.title,
+            article.source or "",
+            article.author or "",
+            article.url or "",
+            published,
+            body,
+            self.settings.embedder,
+            str(self.settings.chunk_tokens),
+            str(self.settings.chunk_overlap),
+        ]
+        return hashlib.sha256("\x1f".join(fields).encode()).hexdigest(), body
+
+    def _embedder_for_writing(self) -> Embedder:
+        """The embedder, checked once against the index and the chunk size."""
+        embedder = self.embedder
+        if self.settings.chunk_tokens > embedder.max_length:
+            raise ConfigError(
+                f"chunks of {self.settings.chunk_tokens} tokens are longer than embedder "
+                f"{embedder.name!r} reads ({embedder.max_length} tokens)",
+                hint=f"Use --chunk-tokens {embedder.max_length} or fewer.",
+            )
+        self.store.bind_embedder(embedder.name, embedder.dim)
+        return embedder
 
     def ask(self, question: str, *, on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer `question` from the index, every claim citing a passage as [n].
@@ -196,6 +259,7 @@ class Pipeline:
     def status(self) -> Status:
         return Status(
             stats=self.store.stats(),
+            last_ingest=self.manifest.last_ingest(),
             embedder=self.store.embedder,
             model=describe_model(self.settings),
             data_dir=self.settings.data_dir,

@@ -7,11 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rag.errors import IndexMismatchError
 from rag.index import Vectors
 from rag.types import Chunk, Passage
+
+if TYPE_CHECKING:
+    from chromadb.api.types import Where
 
 COLLECTION = "newsrag-chunks"
 
@@ -90,6 +93,12 @@ class ChromaStore:
             documents=[chunk.text for chunk in chunks],
             metadatas=[_metadata(chunk) for chunk in chunks],
         )
+
+    def remove_articles(self, article_ids: Sequence[str]) -> None:
+        """Delete every chunk of these articles."""
+        if article_ids:
+            where = cast("Where", {"article_id": {"$in": list(article_ids)}})
+            self._collection.delete(where=where)
 
     def query(self, vector: Vectors, *, k: int) -> list[Passage]:
         """The `k` nearest chunks, best first, scored by cosine similarity."""

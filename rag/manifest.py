@@ -1,0 +1,190 @@
+"""What the index holds, article by article, in a small SQLite file beside Chroma.
+
+The manifest makes ingests incremental and crash-safe. Each article has a content hash
+(its text, metadata, the chunking and the embedder): an unchanged article is skipped.
+Writing an article is three steps, each atomic: the manifest marks it `pending`, the store
+replaces its chunks, the manifest marks it `done`. An ingest killed between any two steps
+leaves the article `pending`, and the next ingest of it redoes it from the start.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rag.types import Article, Problem
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    body_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    source TEXT,
+    published_at TEXT,
+    origin TEXT NOT NULL,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'done'))
+);
+CREATE INDEX IF NOT EXISTS articles_body ON articles (body_hash);
+CREATE TABLE IF NOT EXISTS copies (
+    article_id TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    source TEXT,
+    url TEXT,
+    PRIMARY KEY (article_id, origin)
+);
+CREATE TABLE IF NOT EXISTS ingests (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    summary TEXT NOT NULL DEFAULT '{}',
+    problems TEXT NOT NULL DEFAULT '[]'
+);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One article as the manifest records it."""
+
+    id: str
+    content_hash: str
+    body_hash: str
+    title: str
+    source: str | None
+    published_at: str | None
+    origin: str
+    chunks: int
+    state: str
+
+
+@dataclass(frozen=True)
+class IngestRecord:
+    """One past ingest: when, what it did, and its problems."""
+
+    started_at: str
+    finished_at: str | None
+    summary: dict[str, int]
+    problems: tuple[Problem, ...]
+
+
+class Manifest:
+    """The manifest file of one data directory."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._db() as db:
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
+            yield db
+
+    def get(self, article_id: str) -> Entry | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return Entry(*row) if row else None
+
+    def entries(self) -> list[Entry]:
+        with self._db() as db:
+            return [Entry(*row) for row in db.execute("SELECT * FROM articles ORDER BY id")]
+
+    def same_body(self, body_hash: str, *, other_than: str) -> Entry | None:
+        """A finished article with this exact body under another id, if there is one."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT * FROM articles WHERE body_hash = ? AND id != ? AND state = 'done'",
+                (body_hash, other_than),
+            ).fetchone()
+        return Entry(*row) if row else None
+
+    def begin(self, article: Article, *, content_hash: str, body_hash: str) -> None:
+        """Mark `article` pending, before its chunks are written."""
+        published = article.published_at.isoformat() if article.published_at else None
+        with self._db() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
+                (
+                    article.id,
+                    content_hash,
+                    body_hash,
+                    article.title,
+                    article.source,
+                    published,
+                    article.origin,
+                ),
+            )
+            db.execute("DELETE FROM copies WHERE article_id = ?", (article.id,))
+            db.execute(
+                "INSERT INTO copies VALUES (?, ?, ?, ?)",
+                (article.id, article.origin, article.source, article.url),
+            )
+
+    def finish(self, article_id: str, *, chunks: int) -> None:
+        """Mark an article done, after its chunks are written."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE articles SET state = 'done', chunks = ? WHERE id = ?", (chunks, article_id)
+            )
+
+    def add_copy(self, article_id: str, article: Article) -> None:
+        """Record that `article` (same body) was also found at another origin or source."""
+        with self._db() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?)",
+                (article_id, article.origin, article.source, article.url),
+            )
+
+    def copies(self, article_id: str) -> list[tuple[str, str | None, str | None]]:
+        """(origin, source, url) of every place the article was found."""
+        with self._db() as db:
+            return list(
+                db.execute(
+                    "SELECT origin, source, url FROM copies WHERE article_id = ? ORDER BY origin",
+                    (article_id,),
+                )
+            )
+
+    def remove(self, article_ids: Sequence[str]) -> None:
+        with self._db() as db:
+            for table, column in (("articles", "id"), ("copies", "article_id")):
+                db.executemany(
+                    f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in article_ids]
+                )
+
+    def start_ingest(self) -> int:
+        with self._db() as db:
+            cursor = db.execute("INSERT INTO ingests (started_at) VALUES (?)", (_now(),))
+            return int(cursor.lastrowid or 0)
+
+    def finish_ingest(
+        self, ingest: int, *, summary: dict[str, int], problems: Sequence[Problem]
+    ) -> None:
+        with self._db() as db:
+            db.execute(
+                "UPDATE ingests SET finished_at = ?, summary = ?, problems = ? WHERE id = ?",
+                (_now(), json.dumps(summary), json.dumps([vars(p) for p in problems]), ingest),
+            )
+
+    def last_ingest(self) -> IngestRecord | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT started_at, finished_at, summary, problems FROM ingests "
+                "ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return None
+        problems = tuple(Problem(**p) for p in json.loads(row[3]))
+        return IngestRecord(row[0], row[1], json.loads(row[2]), problems)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

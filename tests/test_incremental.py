@@ -1,0 +1,128 @@
+"""Incremental, crash-safe ingests: the manifest, real Chroma, a counting fake embedder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from conftest import KeywordEmbedder, write
+
+from rag.config import Settings
+from rag.index import Vectors
+from rag.pipeline import Pipeline
+
+KEYWORDS = ["london", "paris", "rome"]
+
+
+class CountingEmbedder(KeywordEmbedder):
+    """Counts the texts it embeds; raises on the text holding `fail_on`, to stage a crash."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        super().__init__(KEYWORDS)
+        self.embedded = 0
+        self.fail_on = fail_on
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        if self.fail_on and any(self.fail_on in t for t in texts):
+            raise KeyboardInterrupt  # as if the process were stopped here
+        self.embedded += len(texts)
+        return super().embed_documents(texts)
+
+
+def dump(path: Path, *bodies: str) -> Path:
+    records = [
+        {"title": f"Story {n}", "url": f"https://x.example/{n}", "source": "Post", "body": body}
+        for n, body in enumerate(bodies)
+    ]
+    return write(path, "\n".join(json.dumps(r) for r in records))
+
+
+def chunk_ids(pipeline: Pipeline) -> list[str]:
+    return sorted(pipeline.store._collection.get()["ids"])
+
+
+def test_an_unchanged_rerun_embeds_nothing(settings: Settings, tmp_path: Path) -> None:
+    source = dump(tmp_path / "a.jsonl", "London one.", "Paris two.", "Rome three.")
+    embedder = CountingEmbedder()
+    pipeline = Pipeline(settings, embedder=embedder)
+    assert pipeline.ingest([source]).outcomes == {"new": 3}
+    before, ids = embedder.embedded, chunk_ids(pipeline)
+    report = pipeline.ingest([source])
+    assert report.outcomes == {"unchanged": 3} and report.chunks == 0
+    assert embedder.embedded == before
+    assert chunk_ids(pipeline) == ids
+
+
+def test_a_changed_article_replaces_its_chunks(settings: Settings, tmp_path: Path) -> None:
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    pipeline.ingest([dump(tmp_path / "a.jsonl", "London one.", "Paris " * 300)])
+    assert pipeline.store.count() > 2
+    report = pipeline.ingest([dump(tmp_path / "a.jsonl", "London one.", "Paris, shorter.")])
+    assert report.outcomes == {"unchanged": 1, "changed": 1}
+    assert chunk_ids(pipeline) == ["https://x.example/0::0", "https://x.example/1::0"]
+
+
+def test_new_chunk_settings_reindex_everything(settings: Settings, tmp_path: Path) -> None:
+    source = dump(tmp_path / "a.jsonl", "London one.", "Paris two.")
+    Pipeline(settings, embedder=CountingEmbedder()).ingest([source])
+    smaller = Pipeline(
+        settings.model_copy(update={"chunk_tokens": 100}), embedder=CountingEmbedder()
+    )
+    assert smaller.ingest([source]).outcomes == {"changed": 2}
+
+
+def test_an_exact_duplicate_is_stored_once_with_every_source(
+    settings: Settings, tmp_path: Path
+) -> None:
+    first = dump(tmp_path / "post.jsonl", "London talks went ahead.")
+    second = write(
+        tmp_path / "herald.jsonl",
+        json.dumps(
+            {
+                "title": "Talks",
+                "url": "https://herald.example/t",
+                "source": "Herald",
+                "body": "London talks went ahead.",
+            }
+        ),
+    )
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    assert pipeline.ingest([first, second]).outcomes == {"new": 1, "copy": 1}
+    assert pipeline.store.count() == 1
+    copies = pipeline.manifest.copies("https://x.example/0")
+    assert [(source, url) for _, source, url in copies] == [
+        ("Herald", "https://herald.example/t"),
+        ("Post", "https://x.example/0"),
+    ]
+    assert pipeline.ingest([first, second]).outcomes == {"unchanged": 1, "copy": 1}
+
+
+def test_an_interrupted_ingest_finishes_on_the_next_run(settings: Settings, tmp_path: Path) -> None:
+    source = dump(tmp_path / "a.jsonl", "London one.", "Paris two.", "Rome three.")
+    crashing = Pipeline(settings, embedder=CountingEmbedder(fail_on="Paris"))
+    with pytest.raises(KeyboardInterrupt):
+        crashing.ingest([source])
+    assert crashing.manifest.get("https://x.example/1").state == "pending"
+    assert crashing.status().last_ingest.finished_at is None
+
+    resumed = Pipeline(settings, embedder=CountingEmbedder())
+    assert resumed.ingest([source]).outcomes == {"unchanged": 1, "changed": 1, "new": 1}
+    clean = Pipeline(
+        settings.model_copy(update={"data_dir": tmp_path / "clean"}), embedder=CountingEmbedder()
+    )
+    clean.ingest([source])
+    assert chunk_ids(resumed) == chunk_ids(clean)
+    assert [e.state for e in resumed.manifest.entries()] == ["done"] * 3
+
+
+def test_status_shows_the_last_ingest_and_its_problems(settings: Settings, tmp_path: Path) -> None:
+    source = dump(tmp_path / "a.jsonl", "London one.")
+    broken = write(tmp_path / "b.jsonl", "{nope\n")
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    pipeline.ingest([source, broken])
+    last = pipeline.status().last_ingest
+    assert last is not None and last.finished_at is not None
+    assert last.summary == {"new": 1, "chunks": 1}
+    assert [p.origin for p in last.problems] == [f"{broken}:1"]
