@@ -15,7 +15,7 @@ from rag.cli import add_setting_flags
 from rag.config import Settings
 from rag.errors import InputError, MissingDependencyError
 
-EXAMPLE = """examples:
+EXAMPLE = """example:
   rag eval --dataset eval/datasets/default.jsonl --corpus corpus/articles
   rag eval --dataset multihop-rag/queries.dev.json --corpus multihop-rag/corpus.json \\
       --retrieval-only --chunk-tokens 256

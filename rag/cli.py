@@ -14,7 +14,7 @@ from typing import Any, cast, get_args
 
 from rag import __version__
 from rag.config import Settings, load_settings
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 from rag.types import Answer, Passage, Problem
 
 EXAMPLES = {
@@ -22,6 +22,8 @@ EXAMPLES = {
     "ask": 'example:\n  rag ask "Who attended the London meeting?"\n'
     '  rag ask --json "Who met in London?" | jq .answer',
     "status": "example:\n  rag status --json",
+    "remove": "example:\n  rag remove https://example.com/story\n"
+    "  rag remove --source 'Daily Example'",
 }
 
 
@@ -66,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = command("ingest", "Add articles (.txt, .md, .json, .jsonl, or folders) to the index.")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     add_setting_flags(ingest, ["chunk_tokens", "chunk_overlap"])
+    ingest.add_argument("--source", help="the outlet of these articles, whatever the files say")
+    ingest.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove articles once read from these folders that are gone now",
+    )
+    ingest.add_argument(
+        "--strict", action="store_true", help="exit non-zero when any input had a problem"
+    )
     ingest.add_argument("--json", action="store_true", help="print a JSON report")
     ingest.set_defaults(handler=_ingest)
 
@@ -79,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(status, ["model"])
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=_status)
+
+    remove = command("remove", "Delete articles from the index, by id or by source.")
+    remove.add_argument("ids", nargs="*", metavar="ID", help="article ids (see rag ask --json)")
+    remove.add_argument("--source", help="delete every article of this source")
+    remove.set_defaults(handler=_remove)
 
     # Commands that live outside `rag` (such as `rag eval`) register through entry points.
     for entry_point in entry_points(group="newsrag.commands"):
@@ -115,7 +131,12 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     pipeline = Pipeline(settings)
     with tqdm(unit=" articles", disable=args.json or not sys.stderr.isatty()) as bar:
-        report = pipeline.ingest(args.paths, on_article=lambda _article, _outcome: bar.update())
+        report = pipeline.ingest(
+            args.paths,
+            source=args.source,
+            prune=args.prune,
+            on_article=lambda _article, _outcome: bar.update(),
+        )
     if args.json:
         print(
             json.dumps(
@@ -136,7 +157,30 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
             f"wrote {report.chunks} chunks in {report.seconds:.1f} s"
         )
         _print_problems(report.problems)
-    return 0 if report.articles or not report.problems else 1
+    failed = (args.strict and report.problems) or (report.problems and not report.articles)
+    return 1 if failed else 0
+
+
+def _remove(settings: Settings, args: argparse.Namespace) -> int:
+    from rag.pipeline import Pipeline
+
+    if bool(args.ids) == bool(args.source):
+        raise InputError(
+            "give article ids or --source, not both or neither",
+            hint="rag remove ID [ID...]  or  rag remove --source NAME",
+        )
+    pipeline = Pipeline(settings)
+    known = {entry.id for entry in pipeline.manifest.entries()}
+    ids = pipeline.manifest.find(source=args.source) if args.source else args.ids
+    missing = [i for i in ids if i not in known]
+    if missing or not ids:
+        raise InputError(
+            f"not in the index: {', '.join(missing) or 'any article of ' + repr(args.source)}",
+            hint="See the ids with `rag ask --json` and the sources with `rag status`.",
+        )
+    pipeline.remove(ids)
+    print(f"removed {len(ids)} article(s)")
+    return 0
 
 
 def _ask(settings: Settings, args: argparse.Namespace) -> int:

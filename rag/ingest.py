@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,11 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def load_articles(paths: Iterable[Path]) -> LoadResult:
-    """Read every article under `paths`; a path that does not exist is an `InputError`."""
+def load_articles(paths: Iterable[Path], *, source: str | None = None) -> LoadResult:
+    """Read every article under `paths`; a path that does not exist is an `InputError`.
+
+    `source`, when given, is every article's source (the outlet), whatever the files say.
+    """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -52,9 +55,11 @@ def load_articles(paths: Iterable[Path]) -> LoadResult:
         unique.setdefault(file.resolve(), file)
     result = LoadResult()
     by_id: dict[str, Article] = {}
-    for file in unique.values():
+    for resolved, file in unique.items():
         try:
             for item in _load_file(file):
+                if isinstance(item, Article):
+                    item = _from_file(item, resolved, source=source)
                 if isinstance(item, Problem):
                     result.problems.append(item)
                 elif item.id in by_id and by_id[item.id].body != item.body:
@@ -81,6 +86,15 @@ def load_articles(paths: Iterable[Path]) -> LoadResult:
             )
     result.articles = list(by_id.values())
     return result
+
+
+def _from_file(article: Article, file: Path, *, source: str | None) -> Article:
+    article = replace(article, file=str(file))
+    if source is None:
+        return article
+    return replace(
+        article, source=source, id=article_id(url=article.url, source=source, body=article.body)
+    )
 
 
 def article_id(*, url: str | None, source: str | None, body: str) -> str:

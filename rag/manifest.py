@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS articles (
     source TEXT,
     published_at TEXT,
     origin TEXT NOT NULL,
+    file TEXT NOT NULL,
     chunks INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL CHECK (state IN ('pending', 'done'))
 );
@@ -60,6 +61,7 @@ class Entry:
     source: str | None
     published_at: str | None
     origin: str
+    file: str
     chunks: int
     state: str
 
@@ -111,7 +113,7 @@ class Manifest:
         published = article.published_at.isoformat() if article.published_at else None
         with self._db() as db:
             db.execute(
-                "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
+                "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
                 (
                     article.id,
                     content_hash,
@@ -120,6 +122,7 @@ class Manifest:
                     article.source,
                     published,
                     article.origin,
+                    article.file,
                 ),
             )
             db.execute("DELETE FROM copies WHERE article_id = ?", (article.id,))
@@ -152,6 +155,18 @@ class Manifest:
                     (article_id,),
                 )
             )
+
+    def find(self, *, source: str | None = None, under: Path | None = None) -> list[str]:
+        """Ids of the articles from `source`, or read from a file inside folder `under`."""
+        with self._db() as db:
+            if source is not None:
+                rows = db.execute("SELECT id FROM articles WHERE source = ?", (source,))
+            else:
+                prefix = str(under).rstrip("/") + "/"
+                rows = db.execute(
+                    "SELECT id FROM articles WHERE substr(file, 1, ?) = ?", (len(prefix), prefix)
+                )
+            return [row[0] for row in rows]
 
     def remove(self, article_ids: Sequence[str]) -> None:
         with self._db() as db:

@@ -10,7 +10,7 @@ import functools
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,19 +127,23 @@ class Pipeline:
 
     def ingest(
         self,
-        paths: Iterable[Path],
+        paths: Sequence[Path],
         *,
+        source: str | None = None,
+        prune: bool = False,
         on_article: Callable[[Article, str], object] | None = None,
     ) -> IngestReport:
         """Load the articles under `paths` and index those that are new or changed.
 
         Unchanged articles are skipped, a changed one replaces its old chunks, and an article
         whose exact body is already indexed under another id is recorded as a copy of it.
+        `source` overrides every article's source. With `prune`, articles once read from a
+        file inside one of the folders in `paths` but not found there now are removed.
         `on_article` hears of each article with what happened to it: "new", "changed",
         "unchanged" or "copy".
         """
         started = time.perf_counter()
-        loaded = load_articles(paths)
+        loaded = load_articles(paths, source=source)
         ingest_id = self.manifest.start_ingest()
         outcomes: Counter[str] = Counter()
         chunks = 0
@@ -154,8 +158,7 @@ class Pipeline:
                 outcome = "unchanged"
             elif twin is not None and twin != article.id:
                 if entry is not None:  # it had a text of its own before: drop that
-                    self.store.remove_articles([article.id])
-                    self.manifest.remove([article.id])
+                    self.remove([article.id])
                 self.manifest.add_copy(twin, article)
                 outcome = "copy"
             else:
@@ -174,6 +177,17 @@ class Pipeline:
             outcomes[outcome] += 1
             if on_article is not None:
                 on_article(article, outcome)
+        if prune:
+            seen = {article.id for article in loaded.articles}
+            gone = [
+                article_id
+                for folder in paths
+                if folder.is_dir()
+                for article_id in self.manifest.find(under=folder.resolve())
+                if article_id not in seen
+            ]
+            self.remove(gone)
+            outcomes["removed"] = len(gone)
         report = IngestReport(
             articles=len(loaded.articles),
             chunks=chunks,
@@ -185,6 +199,11 @@ class Pipeline:
             ingest_id, summary={**outcomes, "chunks": chunks}, problems=loaded.problems
         )
         return report
+
+    def remove(self, article_ids: Sequence[str]) -> None:
+        """Delete these articles' chunks, then their manifest entries."""
+        self.store.remove_articles(article_ids)
+        self.manifest.remove(article_ids)
 
     def _hashes(self, article: Article) -> tuple[str, str]:
         """(content hash, body hash): the first changes with anything that changes the chunks."""

@@ -18,7 +18,9 @@ class Article:
     url: str | None = None
     published_at: datetime | None = None
     origin: str = ""
-    """Where it was read from: a file path, with `:N` for line or record N of a dump."""
+    """Where it was read from, for messages: the path as given, with line or record number."""
+    file: str = ""
+    """The absolute path of the file it was read from."""
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def test_status_json_on_an_empty_index(capsys: pytest.CaptureFixture[str], isola
     assert "Qwen2.5" in status["model"]
 
 
-@pytest.mark.parametrize("command", ["ingest", "ask", "status"])
+@pytest.mark.parametrize("command", ["ingest", "ask", "status", "remove", "eval"])
 def test_every_command_has_help_with_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -134,3 +134,12 @@ def test_an_unwritable_data_dir_is_a_clean_error(
     blocker = write(isolated / "not-a-dir", "x")
     code, _, err = run(capsys, "status", "--data-dir", str(blocker / "data"))
     assert_clean_error(code, err, "not-a-dir")
+
+
+def test_remove_needs_ids_or_a_source_it_knows(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "remove")
+    assert_clean_error(code, err, "give article ids or --source")
+    code, _, err = run(capsys, "remove", "https://nowhere.example/x")
+    assert_clean_error(code, err, "not in the index: https://nowhere.example/x")
+    code, _, err = run(capsys, "remove", "--source", "Nobody")
+    assert_clean_error(code, err, "not in the index: any article of 'Nobody'")

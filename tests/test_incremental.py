@@ -126,3 +126,32 @@ def test_status_shows_the_last_ingest_and_its_problems(settings: Settings, tmp_p
     assert last is not None and last.finished_at is not None
     assert last.summary == {"new": 1, "chunks": 1}
     assert [p.origin for p in last.problems] == [f"{broken}:1"]
+
+
+def test_prune_removes_articles_gone_from_a_folder(settings: Settings, tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    keep = write(folder / "keep.txt", "London stays.")
+    gone = write(folder / "gone.txt", "Paris leaves.")
+    elsewhere = write(tmp_path / "other" / "rome.txt", "Rome elsewhere.")
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    pipeline.ingest([folder, elsewhere])
+    gone.unlink()
+    assert pipeline.ingest([folder]).outcomes == {"unchanged": 1}  # without --prune: kept
+    assert pipeline.store.count() == 3
+    report = pipeline.ingest([folder], prune=True)
+    assert report.outcomes == {"unchanged": 1, "removed": 1}
+    assert sorted(e.file for e in pipeline.manifest.entries()) == [
+        str(keep.resolve()),
+        str(elsewhere.resolve()),
+    ]
+    assert pipeline.store.count() == 2
+
+
+def test_source_option_and_remove_by_source(settings: Settings, tmp_path: Path) -> None:
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    pipeline.ingest([write(tmp_path / "a.txt", "London one.")], source="Wire")
+    pipeline.ingest([write(tmp_path / "b.txt", "Paris two.")])
+    assert pipeline.status().stats.sources == {"Wire": 1, "(unknown)": 1}
+    pipeline.remove(pipeline.manifest.find(source="Wire"))
+    assert pipeline.status().stats.sources == {"(unknown)": 1}
+    assert [e.source for e in pipeline.manifest.entries()] == [None]
