@@ -9,7 +9,6 @@ import textwrap
 import traceback
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any, cast, get_args
 
 from rag import __version__
@@ -66,9 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     ingest = command("ingest", "Add articles (.txt, .md, .json, .jsonl, or folders) to the index.")
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="article files, folders, or http(s) URLs of pages and feeds",
+    )
     add_setting_flags(ingest, ["chunk_tokens", "chunk_overlap"])
     ingest.add_argument("--source", help="the outlet of these articles, whatever the files say")
+    ingest.add_argument(
+        "--fields",
+        type=_field_map,
+        metavar="FIELD=KEY,...",
+        help="JSON keys that hold the article fields, e.g. body=content,"
+        "title=headline,published_at=date",
+    )
     ingest.add_argument(
         "--prune",
         action="store_true",
@@ -134,6 +145,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         report = pipeline.ingest(
             args.paths,
             source=args.source,
+            fields=args.fields,
             prune=args.prune,
             on_article=lambda _article, _outcome: bar.update(),
         )
@@ -159,6 +171,20 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         _print_problems(report.problems)
     failed = (args.strict and report.problems) or (report.problems and not report.articles)
     return 1 if failed else 0
+
+
+def _field_map(text: str) -> dict[str, str]:
+    from rag.formats import FIELDS
+
+    mapping = {}
+    for pair in text.split(","):
+        ours, _, theirs = pair.partition("=")
+        if ours.strip() not in FIELDS or not theirs.strip():
+            raise argparse.ArgumentTypeError(
+                f"{pair!r}: write FIELD=KEY with FIELD one of {', '.join(FIELDS)}"
+            )
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
 
 
 def _remove(settings: Settings, args: argparse.Namespace) -> int:

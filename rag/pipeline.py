@@ -10,7 +10,7 @@ import functools
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,9 +127,10 @@ class Pipeline:
 
     def ingest(
         self,
-        paths: Sequence[Path],
+        paths: Sequence[Path | str],
         *,
         source: str | None = None,
+        fields: Mapping[str, str] | None = None,
         prune: bool = False,
         on_article: Callable[[Article, str], object] | None = None,
     ) -> IngestReport:
@@ -137,13 +138,15 @@ class Pipeline:
 
         Unchanged articles are skipped, a changed one replaces its old chunks, and an article
         whose exact body is already indexed under another id is recorded as a copy of it.
-        `source` overrides every article's source. With `prune`, articles once read from a
-        file inside one of the folders in `paths` but not found there now are removed.
+        Paths may be files, folders or http(s) URLs. `source` overrides every article's
+        source; `fields` renames JSON keys (see `load_articles`). With `prune`, articles once
+        read from a file inside one of the folders in `paths` but not found there now are
+        removed.
         `on_article` hears of each article with what happened to it: "new", "changed",
         "unchanged" or "copy".
         """
         started = time.perf_counter()
-        loaded = load_articles(paths, source=source)
+        loaded = load_articles(paths, source=source, fields=fields)
         ingest_id = self.manifest.start_ingest()
         outcomes: Counter[str] = Counter()
         chunks = 0
@@ -179,11 +182,11 @@ class Pipeline:
                 on_article(article, outcome)
         if prune:
             seen = {article.id for article in loaded.articles}
+            folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
             gone = [
                 article_id
-                for folder in paths
-                if folder.is_dir()
-                for article_id in self.manifest.find(under=folder.resolve())
+                for folder in folders
+                for article_id in self.manifest.find(under=folder)
                 if article_id not in seen
             ]
             self.remove(gone)

@@ -8,7 +8,8 @@ import pytest
 from conftest import SHARED_DATA, write
 
 from rag.errors import ArticleError, InputError
-from rag.ingest import article_id, load_articles, split_front_matter
+from rag.formats import article_id, split_front_matter
+from rag.ingest import load_articles
 
 MD = """---
 title: Talks in London
