@@ -15,7 +15,7 @@ from eval import metrics
 from eval.datasets import Dataset, Question
 from rag.config import Settings
 from rag.errors import InputError
-from rag.pipeline import Pipeline
+from rag.pipeline import ArticleDone, Pipeline
 from rag.types import Answer, Passage
 
 DEPTH = 10
@@ -64,7 +64,7 @@ def select(
 
 
 def corpus_index(
-    corpus: Path, settings: Settings, *, on_article: Callable[..., object] | None = None
+    corpus: Path, settings: Settings, *, on_article: Callable[[ArticleDone], object] | None = None
 ) -> Path:
     """A separate index of `corpus` under the cache dir, built once per corpus content,
     embedder and chunking; an interrupted build is started again from nothing."""

@@ -138,16 +138,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rag.pipeline import Pipeline
+    from rag.pipeline import ArticleDone, Pipeline
 
     pipeline = Pipeline(settings)
     with tqdm(unit=" articles", disable=args.json or not sys.stderr.isatty()) as bar:
+        written = 0
+
+        def show(done: ArticleDone) -> None:
+            nonlocal written
+            written += done.chunks
+            bar.total = done.total
+            bar.set_postfix_str(
+                f"{written / max(bar.format_dict['elapsed'], 1e-9):.1f} chunks/s", refresh=False
+            )
+            bar.update()
+
         report = pipeline.ingest(
             args.paths,
             source=args.source,
             fields=args.fields,
             prune=args.prune,
-            on_article=lambda _article, _outcome: bar.update(),
+            on_article=show,
         )
     if args.json:
         print(

@@ -42,6 +42,19 @@ class IngestReport:
 
 
 @dataclass(frozen=True)
+class ArticleDone:
+    """One article of an ingest is done: what happened to it, out of how many."""
+
+    article: Article
+    outcome: str
+    """new, changed, unchanged or copy"""
+    chunks: int
+    """Chunks written for it (0 unless new or changed)."""
+    total: int
+    """Articles in this ingest."""
+
+
+@dataclass(frozen=True)
 class Status:
     """What the index holds and which models it uses."""
 
@@ -132,7 +145,7 @@ class Pipeline:
         source: str | None = None,
         fields: Mapping[str, str] | None = None,
         prune: bool = False,
-        on_article: Callable[[Article, str], object] | None = None,
+        on_article: Callable[[ArticleDone], object] | None = None,
     ) -> IngestReport:
         """Load the articles under `paths` and index those that are new or changed.
 
@@ -142,8 +155,7 @@ class Pipeline:
         source; `fields` renames JSON keys (see `load_articles`). With `prune`, articles once
         read from a file inside one of the folders in `paths` but not found there now are
         removed.
-        `on_article` hears of each article with what happened to it: "new", "changed",
-        "unchanged" or "copy".
+        `on_article` hears of each article as it is done (for progress bars).
         """
         started = time.perf_counter()
         loaded = load_articles(paths, source=source, fields=fields)
@@ -152,34 +164,11 @@ class Pipeline:
         chunks = 0
         first_of_body: dict[str, str] = {}
         for article in loaded.articles:
-            content, body = self._hashes(article)
-            entry = self.manifest.get(article.id)
-            twin = first_of_body.get(body) or getattr(
-                self.manifest.same_body(body, other_than=article.id), "id", None
-            )
-            if entry is not None and entry.state == "done" and entry.content_hash == content:
-                outcome = "unchanged"
-            elif twin is not None and twin != article.id:
-                if entry is not None:  # it had a text of its own before: drop that
-                    self.remove([article.id])
-                self.manifest.add_copy(twin, article)
-                outcome = "copy"
-            else:
-                outcome = "changed" if entry is not None else "new"
-                self.manifest.begin(article, content_hash=content, body_hash=body)
-                written = index_article(
-                    article,
-                    store=self.store,
-                    embedder=self._embedder_for_writing(),
-                    chunk_tokens=self.settings.chunk_tokens,
-                    chunk_overlap=self.settings.chunk_overlap,
-                )
-                self.manifest.finish(article.id, chunks=written)
-                chunks += written
-            first_of_body.setdefault(body, article.id)
+            outcome, written = self._ingest_one(article, first_of_body)
             outcomes[outcome] += 1
+            chunks += written
             if on_article is not None:
-                on_article(article, outcome)
+                on_article(ArticleDone(article, outcome, written, len(loaded.articles)))
         if prune:
             seen = {article.id for article in loaded.articles}
             folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
@@ -202,6 +191,36 @@ class Pipeline:
             ingest_id, summary={**outcomes, "chunks": chunks}, problems=loaded.problems
         )
         return report
+
+    def _ingest_one(self, article: Article, first_of_body: dict[str, str]) -> tuple[str, int]:
+        """Index one article unless it is unchanged or a copy: (outcome, chunks written).
+
+        `first_of_body` maps body hashes seen in this ingest to their article ids.
+        """
+        content, body = self._hashes(article)
+        entry = self.manifest.get(article.id)
+        twin = first_of_body.get(body)
+        if twin is None:
+            indexed = self.manifest.same_body(body, other_than=article.id)
+            twin = indexed.id if indexed is not None else article.id
+        first_of_body[body] = twin  # the id that holds this text
+        if entry is not None and entry.state == "done" and entry.content_hash == content:
+            return "unchanged", 0
+        if twin != article.id:
+            if entry is not None:  # it had a text of its own before: drop that
+                self.remove([article.id])
+            self.manifest.add_copy(twin, article)
+            return "copy", 0
+        self.manifest.begin(article, content_hash=content, body_hash=body)
+        written = index_article(
+            article,
+            store=self.store,
+            embedder=self._embedder_for_writing(),
+            chunk_tokens=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
+        self.manifest.finish(article.id, chunks=written)
+        return ("changed" if entry is not None else "new"), written
 
     def remove(self, article_ids: Sequence[str]) -> None:
         """Delete these articles' chunks, then their manifest entries."""

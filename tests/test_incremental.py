@@ -155,3 +155,15 @@ def test_source_option_and_remove_by_source(settings: Settings, tmp_path: Path) 
     pipeline.remove(pipeline.manifest.find(source="Wire"))
     assert pipeline.status().stats.sources == {"(unknown)": 1}
     assert [e.source for e in pipeline.manifest.entries()] == [None]
+
+
+def test_three_copies_of_an_indexed_text_point_at_it(settings: Settings, tmp_path: Path) -> None:
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    pipeline.ingest([dump(tmp_path / "a.jsonl", "Same words.")])
+    others = [
+        {"title": "T", "url": f"https://o.example/{n}", "body": "Same words."} for n in range(2)
+    ]
+    later = write(tmp_path / "b.jsonl", "\n".join(json.dumps(r) for r in others))
+    assert pipeline.ingest([later]).outcomes == {"copy": 2}
+    assert len(pipeline.manifest.copies("https://x.example/0")) == 3
+    assert pipeline.store.count() == 1
