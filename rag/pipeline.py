@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from rag.backends.chroma import ChromaStore, StoreStats
 from rag.cite import ground
@@ -27,18 +28,19 @@ from rag.retrieve import retrieve
 from rag.types import Answer, Article, Passage, Problem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+Outcome = Literal["new", "changed", "unchanged", "copy"]
 
 
 @dataclass(frozen=True)
 class IngestReport:
-    """What an ingest did: articles and chunks written, and the inputs it could not use."""
+    """What an ingest did: articles read, chunks written, and the inputs it could not use."""
 
     articles: int
     chunks: int
     problems: tuple[Problem, ...]
     seconds: float
     outcomes: dict[str, int] = field(default_factory=dict)
-    """Articles per outcome: new, changed, unchanged, copy."""
+    """Articles per outcome (new, changed, unchanged, copy), and removed ones with prune."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,7 @@ class ArticleDone:
     """One article of an ingest is done: what happened to it, out of how many."""
 
     article: Article
-    outcome: str
-    """new, changed, unchanged or copy"""
+    outcome: Outcome
     chunks: int
     """Chunks written for it (0 unless new or changed)."""
     total: int
@@ -192,7 +193,7 @@ class Pipeline:
         )
         return report
 
-    def _ingest_one(self, article: Article, first_of_body: dict[str, str]) -> tuple[str, int]:
+    def _ingest_one(self, article: Article, first_of_body: dict[str, str]) -> tuple[Outcome, int]:
         """Index one article unless it is unchanged or a copy: (outcome, chunks written).
 
         `first_of_body` maps body hashes seen in this ingest to their article ids.
