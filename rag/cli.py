@@ -356,9 +356,9 @@ def _format_source(number: int, passage: Passage) -> str:
 def _print_problems(problems: Sequence[Problem]) -> None:
     if not problems:
         return
+    rows = [("file", "problem", "what to do")]
+    rows += [(p.origin, p.message, p.hint) for p in problems]
+    widths = [max(len(row[i]) for row in rows) for i in (0, 1)]
     print(f"\n{len(problems)} problem(s):", file=sys.stderr)
-    for problem in problems:
-        print(
-            f"  {problem.origin}: {problem.message}\n    what to do: {problem.hint}",
-            file=sys.stderr,
-        )
+    for origin, message, hint in rows:
+        print(f"  {origin:<{widths[0]}}  {message:<{widths[1]}}  {hint}", file=sys.stderr)

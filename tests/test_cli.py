@@ -143,3 +143,14 @@ def test_remove_needs_ids_or_a_source_it_knows(capsys: pytest.CaptureFixture[str
     assert_clean_error(code, err, "not in the index: https://nowhere.example/x")
     code, _, err = run(capsys, "remove", "--source", "Nobody")
     assert_clean_error(code, err, "not in the index: any article of 'Nobody'")
+
+
+def test_ingest_prints_a_problem_table(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    write(isolated / "news" / "bad.jsonl", '{"title": "x"}\n{nope\n')
+    code, _, err = run(capsys, "ingest", str(isolated / "news"))
+    assert code == 1
+    header, first, second = err.strip().splitlines()[1:]
+    assert header.split() == ["file", "problem", "what", "to", "do"]
+    assert first.split()[0] == f"{isolated / 'news' / 'bad.jsonl'}:1"
+    assert "field 'body' is missing or empty" in first
+    assert first.index("field") == header.index("problem") == second.index("invalid")
