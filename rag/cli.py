@@ -208,7 +208,7 @@ def _remove(settings: Settings, args: argparse.Namespace) -> int:
         )
     pipeline = Pipeline(settings)
     known = {entry.id for entry in pipeline.manifest.entries()}
-    ids = pipeline.manifest.find(source=args.source) if args.source else args.ids
+    ids = [e.id for e in pipeline.manifest.find(source=args.source)] if args.source else args.ids
     missing = [i for i in ids if i not in known]
     if missing or not ids:
         raise InputError(

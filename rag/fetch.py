@@ -3,6 +3,7 @@ URL failed and why."""
 
 from __future__ import annotations
 
+import http.client
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -68,6 +69,12 @@ def fetch(url: str) -> Response:
         ) from exc
     except TimeoutError as exc:
         raise _timed_out(url) from exc
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # bad URL, broken reply
+        raise ArticleError(
+            url,
+            f"cannot be fetched: {exc or type(exc).__name__}",
+            hint="Check the address (no spaces, a valid host) and run again.",
+        ) from exc
 
 
 def _timed_out(url: str) -> ArticleError:

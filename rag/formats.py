@@ -9,6 +9,7 @@ article becomes a `Problem` and its neighbours go on.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from calendar import timegm
@@ -49,6 +50,12 @@ def split_front_matter(text: str, *, origin: str) -> tuple[dict[str, Any], str]:
         )
     try:
         meta = yaml.safe_load("".join(lines[1:end])) or {}
+    except ValueError as exc:  # a date YAML reads but the calendar refuses: 2025-02-30
+        raise ArticleError(
+            origin,
+            f"front matter has an impossible value: {exc}",
+            hint="Fix the date or value in the front matter.",
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -200,7 +207,7 @@ def parse_feed(text: str, *, origin: str) -> Parsed:
     """An RSS or Atom feed: one article per entry, from the entry's content or summary."""
     import feedparser
 
-    feed = feedparser.parse(text)
+    feed = feedparser.parse(io.BytesIO(text.encode()))  # text, never a URL to open
     if not feed.entries:
         reason = f": {feed.bozo_exception}" if feed.bozo else ""
         raise ArticleError(

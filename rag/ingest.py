@@ -139,6 +139,12 @@ def _read_all(
                 f"cannot be read: {exc.strerror or exc}",
                 "Check that the file exists and is readable.",
             )
+        except Exception as exc:  # a parser choking on odd input must not stop the batch
+            yield Problem(
+                str(given),
+                f"could not be parsed: {type(exc).__name__}: {exc}",
+                "Check the file's format; it may not be what its name says.",
+            )
 
 
 def _read_file(path: Path, *, fields: Mapping[str, str] | None) -> Iterator[Article | Problem]:
@@ -200,6 +206,12 @@ def _parse(
                     yield from _read_url(line, fields=fields)
                 except ArticleError as exc:
                     yield exc.as_problem()
+                except Exception as exc:  # one odd page must not stop the list
+                    yield Problem(
+                        line,
+                        f"could not be parsed: {type(exc).__name__}: {exc}",
+                        "Check the page in a browser; skip it if it is not an article.",
+                    )
 
 
 def _kind_of(content_type: str, text: str) -> str:

@@ -156,17 +156,31 @@ class Manifest:
                 )
             )
 
-    def find(self, *, source: str | None = None, under: Path | None = None) -> list[str]:
-        """Ids of the articles from `source`, or read from a file inside folder `under`."""
+    def find(self, *, source: str | None = None, under: Path | None = None) -> list[Entry]:
+        """The articles from `source`, or read from a file inside folder `under`."""
         with self._db() as db:
             if source is not None:
-                rows = db.execute("SELECT id FROM articles WHERE source = ?", (source,))
+                rows = db.execute("SELECT * FROM articles WHERE source = ?", (source,))
             else:
                 prefix = str(under).rstrip("/") + "/"
                 rows = db.execute(
-                    "SELECT id FROM articles WHERE substr(file, 1, ?) = ?", (len(prefix), prefix)
+                    "SELECT * FROM articles WHERE substr(file, 1, ?) = ?", (len(prefix), prefix)
                 )
-            return [row[0] for row in rows]
+            return [Entry(*row) for row in rows]
+
+    def moved(self, article: Article) -> None:
+        """Record where an unchanged article is read from now."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE articles SET origin = ?, file = ? WHERE id = ?",
+                (article.origin, article.file, article.id),
+            )
+
+    def mark_pending(self, article_ids: Sequence[str]) -> None:
+        with self._db() as db:
+            db.executemany(
+                "UPDATE articles SET state = 'pending' WHERE id = ?", [(i,) for i in article_ids]
+            )
 
     def remove(self, article_ids: Sequence[str]) -> None:
         with self._db() as db:

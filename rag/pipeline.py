@@ -173,11 +173,12 @@ class Pipeline:
         if prune:
             seen = {article.id for article in loaded.articles}
             folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+            # Only articles whose file is gone: a file that failed to read this time stays.
             gone = [
-                article_id
+                entry.id
                 for folder in folders
-                for article_id in self.manifest.find(under=folder)
-                if article_id not in seen
+                for entry in self.manifest.find(under=folder)
+                if entry.id not in seen and not Path(entry.file).exists()
             ]
             self.remove(gone)
             outcomes["removed"] = len(gone)
@@ -200,13 +201,16 @@ class Pipeline:
         """
         content, body = self._hashes(article)
         entry = self.manifest.get(article.id)
+        if entry is not None and entry.state == "done" and entry.content_hash == content:
+            first_of_body.setdefault(body, article.id)
+            if entry.file != article.file:  # moved: remember where it is now, for --prune
+                self.manifest.moved(article)
+            return "unchanged", 0
         twin = first_of_body.get(body)
         if twin is None:
             indexed = self.manifest.same_body(body, other_than=article.id)
             twin = indexed.id if indexed is not None else article.id
         first_of_body[body] = twin  # the id that holds this text
-        if entry is not None and entry.state == "done" and entry.content_hash == content:
-            return "unchanged", 0
         if twin != article.id:
             if entry is not None:  # it had a text of its own before: drop that
                 self.remove([article.id])
@@ -224,7 +228,9 @@ class Pipeline:
         return ("changed" if entry is not None else "new"), written
 
     def remove(self, article_ids: Sequence[str]) -> None:
-        """Delete these articles' chunks, then their manifest entries."""
+        """Delete these articles: marked pending first, so that an interrupted removal
+        leaves nothing that looks whole; then their chunks; then their manifest entries."""
+        self.manifest.mark_pending(article_ids)
         self.store.remove_articles(article_ids)
         self.manifest.remove(article_ids)
 

@@ -152,7 +152,7 @@ def test_source_option_and_remove_by_source(settings: Settings, tmp_path: Path) 
     pipeline.ingest([write(tmp_path / "a.txt", "London one.")], source="Wire")
     pipeline.ingest([write(tmp_path / "b.txt", "Paris two.")])
     assert pipeline.status().stats.sources == {"Wire": 1, "(unknown)": 1}
-    pipeline.remove(pipeline.manifest.find(source="Wire"))
+    pipeline.remove([entry.id for entry in pipeline.manifest.find(source="Wire")])
     assert pipeline.status().stats.sources == {"(unknown)": 1}
     assert [e.source for e in pipeline.manifest.entries()] == [None]
 
@@ -167,3 +167,20 @@ def test_three_copies_of_an_indexed_text_point_at_it(settings: Settings, tmp_pat
     assert pipeline.ingest([later]).outcomes == {"copy": 2}
     assert len(pipeline.manifest.copies("https://x.example/0")) == 3
     assert pipeline.store.count() == 1
+
+
+def test_prune_keeps_what_failed_to_read_and_follows_moves(
+    settings: Settings, tmp_path: Path
+) -> None:
+    news, archive = tmp_path / "news", tmp_path / "archive"
+    flaky = dump(news / "flaky.jsonl", "London one.")
+    moving = write(news / "moving.txt", "Paris two.")
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    pipeline.ingest([news])
+    flaky.write_text("{broken\n")  # still there, but unreadable this time
+    archive.mkdir()
+    moving.rename(archive / "moving.txt")
+    pipeline.ingest([archive])  # unchanged, now read from archive/
+    report = pipeline.ingest([news], prune=True)
+    assert report.outcomes == {"removed": 0}
+    assert pipeline.store.count() == 2

@@ -189,3 +189,19 @@ def test_oversized_files_and_unreadable_types_are_reported(
         ),
         (str(big), "too large (500 bytes; the limit is 100 bytes)"),
     ]
+
+
+def test_odd_inputs_are_problems_not_crashes(tmp_path: Path) -> None:
+    impossible = write(tmp_path / "a.md", "---\ntitle: T\npublished_at: 2025-02-30\n---\nText.")
+    spaced = write(tmp_path / "b.urls", "https://exa mple.com/x\nhttp://[::1\n")
+    url_feed = write(tmp_path / "c.rss", "file:///etc/passwd")
+    result = load_articles([impossible, spaced, url_feed])
+    assert result.articles == []
+    assert [p.origin for p in result.problems] == [
+        str(impossible),
+        "https://exa mple.com/x",
+        "http://[::1",
+        str(url_feed),
+    ]
+    assert "impossible value" in result.problems[0].message
+    assert "not an RSS or Atom feed" in result.problems[3].message
