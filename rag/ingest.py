@@ -143,7 +143,7 @@ def _read_all(
             yield Problem(
                 str(given),
                 f"could not be parsed: {type(exc).__name__}: {exc}",
-                "Check the file's format; it may not be what its name says.",
+                "Check that it is what its name or address says; skip it if not an article.",
             )
 
 
@@ -198,20 +198,9 @@ def _parse(
         yield from formats.parse_html(text, origin=origin, url=url)
     elif kind == "feed":
         yield from formats.parse_feed(text, origin=origin)
-    else:  # a list of URLs, one per line
-        for line in text.splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                try:
-                    yield from _read_url(line, fields=fields)
-                except ArticleError as exc:
-                    yield exc.as_problem()
-                except Exception as exc:  # one odd page must not stop the list
-                    yield Problem(
-                        line,
-                        f"could not be parsed: {type(exc).__name__}: {exc}",
-                        "Check the page in a browser; skip it if it is not an article.",
-                    )
+    else:  # a list of URLs, one per line, each read like a URL given on the command line
+        urls = [line.strip() for line in text.splitlines()]
+        yield from _read_all([u for u in urls if u and not u.startswith("#")], fields=fields)
 
 
 def _kind_of(content_type: str, text: str) -> str:
