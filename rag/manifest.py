@@ -5,6 +5,10 @@ The manifest makes ingests incremental and crash-safe. Each article has a conten
 Writing an article is three steps, each atomic: the manifest marks it `pending`, the store
 replaces its chunks, the manifest marks it `done`. An ingest killed between any two steps
 leaves the article `pending`, and the next ingest of it redoes it from the start.
+
+A text found again under another id is stored once: the second article becomes a copy row
+of the first (its holder), kept whole so that it can be indexed in its own right when the
+holder's text changes or the holder is removed.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rag.types import Article, Problem
 
+SCHEMA_VERSION = 2
+"""Version 2 keeps each copy whole; version 1's copies table is dropped (the next ingest of
+those files records them again)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -34,11 +42,14 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_body ON articles (body_hash);
 CREATE TABLE IF NOT EXISTS copies (
-    article_id TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    id TEXT NOT NULL,
     origin TEXT NOT NULL,
+    file TEXT NOT NULL,
     source TEXT,
     url TEXT,
-    PRIMARY KEY (article_id, origin)
+    article TEXT NOT NULL,
+    PRIMARY KEY (holder, id)
 );
 CREATE TABLE IF NOT EXISTS ingests (
     id INTEGER PRIMARY KEY,
@@ -83,6 +94,9 @@ class Manifest:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         with self._db() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                db.execute("DROP TABLE IF EXISTS copies")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.executescript(SCHEMA)
 
     @contextmanager
@@ -110,7 +124,7 @@ class Manifest:
 
     def begin(self, article: Article, *, content_hash: str, body_hash: str) -> None:
         """Mark `article` pending, before its chunks are written."""
-        published = article.published_at.isoformat() if article.published_at else None
+        published = _iso(article.published_at)
         with self._db() as db:
             db.execute(
                 "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
@@ -125,36 +139,58 @@ class Manifest:
                     article.file,
                 ),
             )
-            db.execute("DELETE FROM copies WHERE article_id = ?", (article.id,))
             db.execute(
-                "INSERT INTO copies VALUES (?, ?, ?, ?)",
-                (article.id, article.origin, article.source, article.url),
+                "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)",
+                _copy_row(article.id, article),
             )
 
     def finish(self, article_id: str, *, chunks: int) -> None:
-        """Mark an article done, after its chunks are written."""
+        """Mark an article done, after its chunks are written; it is nobody's copy now."""
         with self._db() as db:
             db.execute(
                 "UPDATE articles SET state = 'done', chunks = ? WHERE id = ?", (chunks, article_id)
             )
+            db.execute("DELETE FROM copies WHERE id = ? AND holder != id", (article_id,))
 
-    def add_copy(self, article_id: str, article: Article) -> None:
-        """Record that `article` (same body) was also found at another origin or source."""
+    def add_copy(self, holder: str, article: Article) -> None:
+        """Record `article` as a copy of `holder`, whose chunks hold the same body."""
         with self._db() as db:
+            db.execute("DELETE FROM copies WHERE id = ?", (article.id,))
             db.execute(
-                "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?)",
-                (article_id, article.origin, article.source, article.url),
+                "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", _copy_row(holder, article)
             )
 
-    def copies(self, article_id: str) -> list[tuple[str, str | None, str | None]]:
-        """(origin, source, url) of every place the article was found."""
+    def copies(self, holder: str) -> list[tuple[str, str | None, str | None]]:
+        """(origin, source, url) of every place the article's text was found."""
         with self._db() as db:
             return list(
                 db.execute(
-                    "SELECT origin, source, url FROM copies WHERE article_id = ? ORDER BY origin",
-                    (article_id,),
+                    "SELECT origin, source, url FROM copies WHERE holder = ? ORDER BY origin",
+                    (holder,),
                 )
             )
+
+    def copies_of(self, holder: str) -> list[Article]:
+        """The other articles stored as copies of `holder`, whole."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT article FROM copies WHERE holder = ? AND id != holder ORDER BY id",
+                (holder,),
+            )
+            return [_article(json.loads(row[0])) for row in rows]
+
+    def drop_copies_gone(self, under: Path, *, keep: set[str]) -> int:
+        """Forget the copies read from a file inside `under` that no longer exists, except
+        the ids in `keep`; how many were forgotten."""
+        prefix = str(under).rstrip("/") + "/"
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT holder, id, file FROM copies WHERE holder != id AND substr(file, 1, ?) = ?",
+                (len(prefix), prefix),
+            ).fetchall()
+            gone = [(h, i) for h, i, f in rows if i not in keep and not Path(f).exists()]
+            db.executemany("DELETE FROM copies WHERE holder = ? AND id = ?", gone)
+        return len(gone)
 
     def find(self, *, source: str | None = None, under: Path | None = None) -> list[Entry]:
         """The articles from `source`, or read from a file inside folder `under`."""
@@ -184,7 +220,7 @@ class Manifest:
 
     def remove(self, article_ids: Sequence[str]) -> None:
         with self._db() as db:
-            for table, column in (("articles", "id"), ("copies", "article_id")):
+            for table, column in (("articles", "id"), ("copies", "holder")):
                 db.executemany(
                     f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in article_ids]
                 )
@@ -213,6 +249,30 @@ class Manifest:
             return None
         problems = tuple(Problem(**p) for p in json.loads(row[3]))
         return IngestRecord(row[0], row[1], json.loads(row[2]), problems)
+
+
+def _copy_row(holder: str, article: Article) -> tuple[str | None, ...]:
+    whole = {**vars(article), "published_at": _iso(article.published_at)}
+    return (
+        holder,
+        article.id,
+        article.origin,
+        article.file,
+        article.source,
+        article.url,
+        json.dumps(whole),
+    )
+
+
+def _article(whole: dict[str, Any]) -> Article:
+    published = whole["published_at"]
+    return Article(
+        **{**whole, "published_at": datetime.fromisoformat(published) if published else None}
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _now() -> str:

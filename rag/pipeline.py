@@ -180,8 +180,9 @@ class Pipeline:
                 for entry in self.manifest.find(under=folder)
                 if entry.id not in seen and not Path(entry.file).exists()
             ]
+            copies_gone = sum(self.manifest.drop_copies_gone(f, keep=seen) for f in folders)
             self.remove(gone)
-            outcomes["removed"] = len(gone)
+            outcomes["removed"] = len(gone) + copies_gone
         report = IngestReport(
             articles=len(loaded.articles),
             chunks=chunks,
@@ -217,6 +218,7 @@ class Pipeline:
             self.manifest.add_copy(twin, article)
             return "copy", 0
         self.manifest.begin(article, content_hash=content, body_hash=body)
+        self._rehome_copies(article.id, unless_body=body)
         written = index_article(
             article,
             store=self.store,
@@ -232,7 +234,17 @@ class Pipeline:
         leaves nothing that looks whole; then their chunks; then their manifest entries."""
         self.manifest.mark_pending(article_ids)
         self.store.remove_articles(article_ids)
+        for article_id in article_ids:
+            self._rehome_copies(article_id)
         self.manifest.remove(article_ids)
+
+    def _rehome_copies(self, holder: str, *, unless_body: str | None = None) -> None:
+        """Index in their own right the copies of `holder`, which no longer holds their text
+        (it is pending: changed or being removed). Copies of body `unless_body` stay."""
+        first_of_body: dict[str, str] = {}
+        for copy in self.manifest.copies_of(holder):
+            if hashlib.sha256(copy.body.encode()).hexdigest() != unless_body:
+                self._ingest_one(copy, first_of_body)
 
     def _hashes(self, article: Article) -> tuple[str, str]:
         """(content hash, body hash): the first changes with anything that changes the chunks."""

@@ -184,3 +184,70 @@ def test_prune_keeps_what_failed_to_read_and_follows_moves(
     report = pipeline.ingest([news], prune=True)
     assert report.outcomes == {"removed": 0}
     assert pipeline.store.count() == 2
+
+
+def story(path: Path, url: str, body: str, source: str = "Post") -> Path:
+    return write(path, json.dumps({"title": "T", "url": url, "source": source, "body": body}))
+
+
+def state(pipeline: Pipeline) -> tuple[list[str], list[tuple[str, str]]]:
+    """Chunk ids, and (article id, state) of every manifest entry."""
+    return chunk_ids(pipeline), [(e.id, e.state) for e in pipeline.manifest.entries()]
+
+
+@pytest.mark.parametrize("how", ["change", "remove"])
+def test_copies_get_their_own_chunks_when_the_holder_lets_go(
+    settings: Settings, tmp_path: Path, how: str
+) -> None:
+    holder = story(tmp_path / "a.json", "https://a.example/1", "London talks went ahead.")
+    copy = story(tmp_path / "b.json", "https://b.example/1", "London talks went ahead.", "Herald")
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    assert pipeline.ingest([holder, copy]).outcomes == {"new": 1, "copy": 1}
+    if how == "change":
+        story(holder, "https://a.example/1", "Paris talks were called off.")
+        assert pipeline.ingest([holder]).outcomes == {"changed": 1}
+    else:
+        pipeline.remove(["https://a.example/1"])
+    clean = Pipeline(
+        settings.model_copy(update={"data_dir": tmp_path / "clean"}), embedder=CountingEmbedder()
+    )
+    clean.ingest([holder, copy] if how == "change" else [copy])
+    assert state(pipeline) == state(clean)
+    assert pipeline.manifest.copies("https://b.example/1") == [
+        (f"{copy} record 1", "Herald", "https://b.example/1")
+    ]
+    results = pipeline.search("London talks", k=1)
+    assert results[0].chunk.article_id == "https://b.example/1"
+
+
+def test_a_copy_rehomed_when_a_crash_hits_is_finished_by_the_next_run(
+    settings: Settings, tmp_path: Path
+) -> None:
+    holder = story(tmp_path / "a.json", "https://a.example/1", "London talks went ahead.")
+    copy = story(tmp_path / "b.json", "https://b.example/1", "London talks went ahead.", "Herald")
+    Pipeline(settings, embedder=CountingEmbedder()).ingest([holder, copy])
+    story(holder, "https://a.example/1", "Paris talks were called off.")
+    crashing = Pipeline(settings, embedder=CountingEmbedder(fail_on="London"))
+    with pytest.raises(KeyboardInterrupt):  # after the holder's new text, during the copy's
+        crashing.ingest([holder])
+    resumed = Pipeline(settings, embedder=CountingEmbedder())
+    resumed.ingest([holder])
+    clean = Pipeline(
+        settings.model_copy(update={"data_dir": tmp_path / "clean"}), embedder=CountingEmbedder()
+    )
+    clean.ingest([holder, copy])
+    assert state(resumed) == state(clean)
+
+
+def test_prune_forgets_copies_whose_file_is_gone(settings: Settings, tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    holder = story(folder / "a.json", "https://a.example/1", "London talks went ahead.")
+    copy = story(folder / "b.json", "https://b.example/1", "London talks went ahead.", "Herald")
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    pipeline.ingest([folder])
+    copy.unlink()
+    assert pipeline.ingest([folder], prune=True).outcomes == {"unchanged": 1, "removed": 1}
+    assert [source for _, source, _ in pipeline.manifest.copies("https://a.example/1")] == ["Post"]
+    holder.unlink()
+    pipeline.ingest([folder], prune=True)
+    assert state(pipeline) == ([], [])
