@@ -203,6 +203,28 @@ def ground(text: str, passages: Sequence[Passage]) -> tuple[str, tuple[Citation,
     return grounded, citations
 
 
+def supporting_span(answer: str, number: int, passage_text: str) -> tuple[int, int]:
+    """Where in `passage_text` is the sentence that best supports what `answer` cites to
+    passage `number`: (start, end) character offsets."""
+    claim = content_words(
+        " ".join(s for s in split_sentences(answer) if number in parse_markers(s))
+    )
+    best, best_shared = (0, 0), 0
+    start = 0
+    for end in [m.start() for m in SENTENCE_END.finditer(passage_text)] + [len(passage_text)]:
+        shared = len(claim & content_words(passage_text[start:end]))
+        if shared > best_shared:
+            best, best_shared = (start, end), shared
+        start = end
+    return _trim(passage_text, *best)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    return start, end
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences, with markers written after the full stop moved back into their sentence."""
     sentences: list[str] = []

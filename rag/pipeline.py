@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from rag.backends.chroma import ChromaStore, StoreStats
+from rag.backends.chroma import NO_FILTERS, ChromaStore, StoreStats
 from rag.cite import ground
 from rag.config import Settings
 from rag.errors import ConfigError, InputError
 from rag.generate import NOT_IN_CORPUS, Generator, build_messages
 from rag.index import Embedder, index_article
 from rag.ingest import load_articles
-from rag.manifest import IngestRecord, Manifest
+from rag.manifest import Entry, IngestRecord, Manifest
 from rag.models import describe_model, resolve_embedder, resolve_model
 from rag.retrieve import retrieve
-from rag.types import Answer, Article, Passage, Problem
+from rag.types import Answer, Article, Filters, Passage, Problem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 Outcome = Literal["new", "changed", "unchanged", "copy"]
@@ -275,8 +275,14 @@ class Pipeline:
         self.store.bind_embedder(embedder.name, embedder.dim)
         return embedder
 
-    def ask(self, question: str, *, on_token: Callable[[str], None] | None = None) -> Answer:
-        """Answer `question` from the index, every claim citing a passage as [n].
+    def ask(
+        self,
+        question: str,
+        *,
+        filters: Filters = NO_FILTERS,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Answer `question` from the passages that pass `filters`, every claim citing one as [n].
 
         `on_token` sees the model's draft as it is written; the returned answer is that
         draft grounded by `rag.cite.ground` (unsupported sentences dropped).
@@ -284,7 +290,7 @@ class Pipeline:
         question = check_question(question)
         generator, _ = self.generator, self.embedder  # load before the clock: not answer time
         started = time.perf_counter()
-        passages = self.search(question, k=self.settings.k)
+        passages = self.search(question, k=self.settings.k, filters=filters)
         timings = {"retrieve": time.perf_counter() - started}
         if not passages:
             timings["total"] = timings["retrieve"]
@@ -310,11 +316,19 @@ class Pipeline:
             question, text, citations, tuple(passages), abstained, timings, tokens=len(pieces)
         )
 
-    def search(self, question: str, *, k: int) -> list[Passage]:
-        """The `k` passages nearest to `question`, best first, without an answer."""
+    def search(self, question: str, *, k: int, filters: Filters = NO_FILTERS) -> list[Passage]:
+        """The `k` passages nearest to `question` that pass `filters`, best first."""
         embedder = self.embedder
         self.store.check_embedder(embedder.name, embedder.dim)
-        return retrieve(check_question(question), store=self.store, embedder=embedder, k=k)
+        return retrieve(
+            check_question(question), store=self.store, embedder=embedder, k=k, filters=filters
+        )
+
+    def articles(self) -> list[Entry]:
+        """Every indexed article, newest first, undated ones last."""
+        done = [e for e in self.manifest.entries() if e.state == "done"]
+        done.sort(key=lambda e: e.published_at or "", reverse=True)
+        return done
 
     def status(self) -> Status:
         return Status(

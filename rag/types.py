@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,22 @@ class Chunk:
     @property
     def id(self) -> str:
         return f"{self.article_id}::{self.ordinal}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a search is restricted to: a range of publication days and a set of sources.
+
+    Both ends of the range are inclusive, whole days in UTC. An article without a date never
+    matches a range; an empty `sources` allows every source.
+    """
+
+    since: date | None = None
+    until: date | None = None
+    sources: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.sources)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.cite import content_words, ground, parse_markers, split_sentences
+from rag.cite import content_words, ground, parse_markers, split_sentences, supporting_span
 from rag.types import Chunk, Passage
 
 PASSAGES = [
@@ -106,3 +106,11 @@ def test_a_sentence_without_content_words_is_kept_uncited() -> None:
     text, citations = ground("Yes. Rubio went to Moscow.", passages(*PASSAGES))
     assert text == "Yes. Rubio went to Moscow [2]."
     assert [c.number for c in citations] == [2]
+
+
+def test_the_supporting_sentence_is_the_one_sharing_most_with_the_claim() -> None:
+    text = "Talks opened on Monday. Ministers from France and Germany attended. Rain fell."
+    answer = "France and Germany attended [2]. It rained [1]."
+    start, end = supporting_span(answer, 2, text)
+    assert text[start:end] == "Ministers from France and Germany attended."
+    assert text[slice(*supporting_span(answer, 1, text))] == "Rain fell."

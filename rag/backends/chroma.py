@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from rag.errors import IndexMismatchError
 from rag.index import Vectors
-from rag.types import Chunk, Passage
+from rag.types import Chunk, Filters, Passage
 
 if TYPE_CHECKING:
     from chromadb.api.types import Where
 
 COLLECTION = "newsrag-chunks"
+NO_FILTERS = Filters()
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,14 @@ class ChromaStore:
             where = cast("Where", {"article_id": {"$in": list(article_ids)}})
             self._collection.delete(where=where)
 
-    def query(self, vector: Vectors, *, k: int) -> list[Passage]:
-        """The `k` nearest chunks, best first, scored by cosine similarity."""
+    def query(self, vector: Vectors, *, k: int, filters: Filters = NO_FILTERS) -> list[Passage]:
+        """The `k` nearest chunks that pass `filters`, best first, scored by cosine similarity."""
         if self.count() == 0:
             return []
         result = self._collection.query(
             query_embeddings=[vector.tolist()],
             n_results=k,
+            where=_where(filters),
             include=["documents", "metadatas", "distances"],
         )
         texts, metas, distances = result["documents"], result["metadatas"], result["distances"]
@@ -133,6 +135,24 @@ class ChromaStore:
             first_published=min(dates, default=None),
             last_published=max(dates, default=None),
         )
+
+
+def _where(filters: Filters) -> Where | None:
+    """Chroma's `where` for `filters`: days compare as UTC timestamps."""
+    clauses: list[dict[str, Any]] = []
+    if filters.since:
+        clauses.append({"published_ts": {"$gte": _timestamp(filters.since)}})
+    if filters.until:
+        clauses.append({"published_ts": {"$lt": _timestamp(filters.until + timedelta(days=1))}})
+    if filters.sources:
+        clauses.append({"source": {"$in": list(filters.sources)}})
+    if not clauses:
+        return None
+    return cast("Where", clauses[0] if len(clauses) == 1 else {"$and": clauses})
+
+
+def _timestamp(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
 def _metadata(chunk: Chunk) -> dict[str, str | int]:

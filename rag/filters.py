@@ -1,0 +1,35 @@
+"""Read the restrictions a user puts on a search: publication dates and sources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from rag.errors import InputError
+from rag.types import Filters
+
+
+def parse_day(text: str | None, *, field: str) -> date | None:
+    """A `YYYY-MM-DD` day, or None for an empty value; anything else is an `InputError`."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            f"{field}: {text.strip()!r} is not a date",
+            hint=f"Write {field} as YYYY-MM-DD, e.g. 2023-10-01, or leave it empty.",
+        ) from None
+
+
+def make_filters(
+    *, since: str | None = None, until: str | None = None, sources: Iterable[str] = ()
+) -> Filters:
+    """Filters from what a user typed, checked: real days, in order."""
+    first, last = parse_day(since, field="since"), parse_day(until, field="until")
+    if first and last and first > last:
+        raise InputError(
+            f"since ({first}) is after until ({last})",
+            hint="Swap the two dates, or clear one of them.",
+        )
+    return Filters(first, last, tuple(dict.fromkeys(s.strip() for s in sources if s.strip())))
