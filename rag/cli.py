@@ -227,11 +227,11 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     check_question(args.question)
     pipeline.check_ready()
     if pipeline.is_empty():
-        corpus = default_corpus()
         print(
-            f"The index is empty: ingesting the default corpus ({corpus}) first.", file=sys.stderr
+            f"The index is empty: ingesting the default corpus ({default_corpus()}) first.",
+            file=sys.stderr,
         )
-        report = pipeline.ingest([corpus])
+    if report := pipeline.ingest_default_if_empty():
         _print_problems(report.problems)
     tokens = 0
 

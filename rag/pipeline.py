@@ -128,6 +128,10 @@ class Pipeline:
     def is_empty(self) -> bool:
         return self.store.count() == 0
 
+    def ingest_default_if_empty(self) -> IngestReport | None:
+        """Give an empty index the bundled articles, so a first question has something to read."""
+        return self.ingest([default_corpus()]) if self.is_empty() else None
+
     def check_ready(self) -> None:
         """Fail fast, before any model loads, on the index's embedder and the model file."""
         self.store.check_embedder(self.settings.embedder)

@@ -18,7 +18,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--run-slow", action="store_true", help="also run tests with real models")
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        help="also run the tests with real models, browser tests included",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -26,7 +30,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="real models: run with --run-slow")
     for item in items:
-        if "slow" in item.keywords:
+        if "slow" in item.keywords or "browser" in item.keywords:
             item.add_marker(skip)
 
 

@@ -154,3 +154,23 @@ def test_ingest_prints_a_problem_table(capsys: pytest.CaptureFixture[str], isola
     assert first.split()[0] == f"{isolated / 'news' / 'bad.jsonl'}:1"
     assert "field 'body' is missing or empty" in first
     assert first.index("field") == header.index("problem") == second.index("invalid")
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False), ("::1", False)]
+)
+def test_serve_warns_when_open_to_the_network_without_auth(
+    capsys: pytest.CaptureFixture[str], isolated: Path, host: str, warned: bool
+) -> None:
+    # A missing model stops `serve` right after its checks, before anything loads.
+    code, _, err = run(capsys, "serve", "--host", host, "--model", str(isolated / "none.gguf"))
+    assert ("warning: serving on" in err and "--auth USER:PASS" in err) == warned
+    assert_clean_error(code, err.split("\n", 1)[1] if warned else err, "model file not found")
+
+
+def test_serve_auth_needs_a_user_and_a_password(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--auth", "alice"])
+    assert "USER:PASS" in capsys.readouterr().err
+    args = build_parser().parse_args(["serve", "--auth", "alice:pa:ss", "--host", "0.0.0.0"])
+    assert args.auth == ("alice", "pa:ss")

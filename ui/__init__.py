@@ -1,0 +1,1 @@
+"""newsrag's browser chat: `rag serve` starts it (see `ui.cli`)."""

@@ -1,0 +1,231 @@
+"""The chat page: a thin Gradio adapter over one `Pipeline`.
+
+Each browser session keeps its own chat and evidence in Gradio state; the pipeline (one
+model) answers one question or runs one ingest at a time, in the order they arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+import gradio as gr
+
+from rag.errors import RagError
+from rag.filters import make_filters
+from rag.pipeline import ArticleDone, Pipeline
+from rag.types import Answer
+from ui import render
+from ui.uploads import UPLOAD_TYPES, save_uploads
+
+log = logging.getLogger(__name__)
+
+# One queue for everything that uses the model or writes the index.
+PIPELINE = {"concurrency_id": "pipeline", "concurrency_limit": 1}
+
+CSS = """
+.nr-evidence details, .nr-passage { border: 1px solid var(--border-color-primary);
+  border-radius: 6px; padding: 4px 8px; margin: 4px 0; }
+.nr-passage summary { cursor: pointer; }
+.nr-score { color: var(--body-text-color-subdued); font-size: 0.85em; }
+.nr-cited summary b { color: var(--color-accent); }
+.nr-passage mark { background: #fde68a; color: inherit; }
+.nr-passage.nr-opened { outline: 2px solid var(--color-accent); }
+.nr-url { word-break: break-all; font-size: 0.85em; }
+"""
+
+# Clicking an [n] in an answer opens passage n of that answer in the evidence panel.
+HEAD = """
+<script>
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest('a[href^="#nr-"]');
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  const passage = document.getElementById(link.getAttribute("href").slice(1));
+  if (!passage) return;
+  document.querySelectorAll("details.nr-passage").forEach((d) => {
+    d.classList.remove("nr-opened");
+  });
+  passage.open = true;
+  passage.classList.add("nr-opened");
+  passage.scrollIntoView({ block: "nearest" });
+}, true);
+</script>
+"""
+
+
+def build_app(pipeline: Pipeline) -> gr.Blocks:
+    """The page: a chat with filters and evidence, and a corpus tab to add articles."""
+    status = pipeline.status()
+    app = gr.Blocks(title="newsrag", analytics_enabled=False)
+    with app:
+        gr.Markdown("## newsrag: ask the news")
+        status_line = gr.Markdown(render.status_markdown(status), elem_id="nr-status")
+        turns = gr.State([])  # this session's evidence sections, one per answer
+        with gr.Tab("Chat"), gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(
+                    elem_id="nr-chat",
+                    label="Answers cite their passages: click [n] to read one",
+                    height=520,
+                    sanitize_html=True,
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        placeholder="Ask about the articles…",
+                        show_label=False,
+                        scale=5,
+                        elem_id="nr-question",
+                    )
+                    ask = gr.Button("Ask", variant="primary", scale=1, elem_id="nr-ask")
+                gr.Examples(
+                    render.example_questions(pipeline.articles()),
+                    inputs=question,
+                    label="Try",
+                )
+                new_chat = gr.Button("New chat", size="sm")
+            with gr.Column(scale=2):
+                with gr.Accordion("Filters", open=True):
+                    with gr.Row():
+                        since = gr.Textbox(
+                            label="Published since", placeholder="YYYY-MM-DD", elem_id="nr-since"
+                        )
+                        until = gr.Textbox(
+                            label="Published until", placeholder="YYYY-MM-DD", elem_id="nr-until"
+                        )
+                    sources = gr.Dropdown(
+                        choices=list(status.stats.sources),
+                        multiselect=True,
+                        label="Sources (none chosen: all)",
+                    )
+                evidence = gr.HTML(render.evidence_html([]), elem_id="nr-evidence")
+        with gr.Tab("Corpus"):
+            gr.Markdown(
+                f"Add articles: {', '.join(UPLOAD_TYPES)} files, or the URL of a feed or a page."
+            )
+            files = gr.File(
+                file_count="multiple", file_types=list(UPLOAD_TYPES), label="Article files"
+            )
+            feed = gr.Textbox(label="Feed or page URL", placeholder="https://…")
+            add = gr.Button("Ingest", variant="primary", elem_id="nr-ingest")
+            result = gr.Markdown(elem_id="nr-ingest-result")
+            problems = gr.Dataframe(
+                headers=["file", "problem", "what to do"],
+                datatype=["str", "str", "str"],
+                interactive=False,
+                label="Problems",
+                elem_id="nr-problems",
+            )
+
+        def respond(
+            text: str,
+            history: list[Any],
+            sections: list[str],
+            first: str,
+            last: str,
+            only: list[str],
+        ) -> Iterator[tuple[Any, ...]]:
+            history = [*history]
+            if not text.strip():
+                return
+            history += [
+                {"role": "user", "content": render.escape_markdown(text)},
+                {"role": "assistant", "content": "…"},
+            ]
+            try:
+                filters = make_filters(since=first, until=last, sources=only or [])
+            except RagError as error:
+                history[-1]["content"] = render.error_markdown(error)
+                yield history, sections, gr.skip(), ""
+                return
+            yield history, sections, gr.skip(), ""
+            draft = ""
+            for piece in _stream(pipeline, text, filters):
+                if isinstance(piece, str):
+                    draft += piece
+                    history[-1]["content"] = render.draft_markdown(draft)
+                    yield history, sections, gr.skip(), gr.skip()
+                elif isinstance(piece, Answer):
+                    turn = len(sections) + 1
+                    sections = [*sections, render.evidence_section(turn, piece)]
+                    note = render.answer_note(piece, draft, filters)
+                    history[-1]["content"] = render.answer_markdown(piece, turn) + "\n\n" + note
+                    yield history, sections, render.evidence_html(sections), gr.skip()
+                else:
+                    history[-1]["content"] = render.error_markdown(piece)
+                    yield history, sections, gr.skip(), gr.skip()
+
+        def ingest(
+            uploads: list[str] | None,
+            url: str,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008
+        ) -> tuple[Any, ...]:
+            saved, refused = save_uploads(
+                uploads or [], folder=pipeline.settings.data_dir / "uploads"
+            )
+            inputs: list[str] = [str(p) for p in saved]
+            if url.strip():
+                inputs.append(url.strip())
+            if not inputs:
+                message = "Nothing to ingest: choose files or give a URL."
+                return message, render.problem_rows(refused), gr.skip(), gr.skip()
+            done = 0
+
+            def tick(article: ArticleDone) -> None:
+                nonlocal done
+                done += 1
+                progress((done, article.total), desc="Indexing", unit="articles")
+
+            try:
+                report = pipeline.ingest(inputs, on_article=tick)
+            except Exception as error:  # shown in the page; the log keeps the traceback
+                log.exception("ingest failed")
+                return (
+                    render.error_markdown(error),
+                    render.problem_rows(refused),
+                    gr.skip(),
+                    gr.skip(),
+                )
+            now = pipeline.status()
+            return (
+                render.ingest_markdown(report),
+                render.problem_rows([*refused, *report.problems]),
+                render.status_markdown(now),
+                gr.update(choices=list(now.stats.sources)),
+            )
+
+        chat_inputs = [question, chat, turns, since, until, sources]
+        chat_outputs = [chat, turns, evidence, question]
+        ask.click(respond, chat_inputs, chat_outputs, **PIPELINE)  # type: ignore[arg-type]
+        question.submit(respond, chat_inputs, chat_outputs, **PIPELINE)  # type: ignore[arg-type]
+        new_chat.click(
+            lambda: ([], [], render.evidence_html([])), None, [chat, turns, evidence], queue=False
+        )
+        add.click(ingest, [files, feed], [result, problems, status_line, sources], **PIPELINE)  # type: ignore[arg-type]
+    return app
+
+
+def _stream(pipeline: Pipeline, question: str, filters: Any) -> Iterator[str | Answer | Exception]:
+    """The model's draft piece by piece, then the grounded `Answer` (or the error raised)."""
+    pieces: queue.Queue[str | Answer | Exception] = queue.Queue()
+
+    def work() -> None:
+        try:
+            pieces.put(pipeline.ask(question, filters=filters, on_token=pieces.put))
+        except Exception as error:  # the page shows it; the log keeps the traceback
+            if not isinstance(error, RagError):
+                log.exception("answering %r failed", question)
+            pieces.put(error)
+
+    threading.Thread(target=work, daemon=True).start()
+    while True:
+        piece = pieces.get()
+        yield piece
+        if not isinstance(piece, str):
+            return

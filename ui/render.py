@@ -1,0 +1,170 @@
+"""What the page shows, as Markdown and HTML strings: escaped, with no Gradio in sight.
+
+Every string that came from an article, a question or the model is escaped here before it
+reaches the page, and only http(s) urls ever become links. The page's own markup (links
+from [n] markers to passages, highlights) is added after escaping.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from rag.cite import MARKER, parse_markers, supporting_span
+from rag.errors import RagError
+from rag.manifest import Entry
+from rag.pipeline import IngestReport, Status
+from rag.types import Answer, Filters, Passage, Problem
+
+MARKDOWN_SPECIALS = re.compile("([" + re.escape(string.punctuation) + "])")
+
+
+def escape_markdown(text: str) -> str:
+    """`text` shown literally by a Markdown renderer: no markup, no HTML, no links."""
+    return MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` if it is an http(s) url with a host, else None (never a `javascript:` link)."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def passage_anchor(turn: int, number: int) -> str:
+    return f"nr-{turn}-{number}"
+
+
+def answer_markdown(answer: Answer, turn: int) -> str:
+    """The answer's text with each [n] a link that opens passage n of this turn."""
+    pieces: list[str] = []
+    last = 0
+    for match in MARKER.finditer(answer.text):
+        pieces.append(escape_markdown(answer.text[last : match.start()]))
+        numbers = parse_markers(match.group(0))
+        pieces.append("".join(f"[\\[{n}\\]](#{passage_anchor(turn, n)})" for n in numbers))
+        last = match.end()
+    pieces.append(escape_markdown(answer.text[last:]))
+    return "".join(pieces)
+
+
+def draft_markdown(draft: str) -> str:
+    """The model's draft while it is being written (it is checked against the passages after)."""
+    return escape_markdown(draft) + " ▌"
+
+
+def answer_note(answer: Answer, draft: str, filters: Filters) -> str:
+    """One small line under an answer: what was searched and what was withheld."""
+    parts = [f"{len(answer.passages)} passages"]
+    if filters.since or filters.until:
+        parts.append(f"published {filters.since or '…'} to {filters.until or '…'}")
+    if filters.sources:
+        parts.append("sources: " + ", ".join(filters.sources))
+    if answer.abstained and draft.strip() and answer.text not in draft:
+        parts.append("the model's draft was withheld: no passage supports it")
+    if "total" in answer.timings:
+        parts.append(f"{answer.timings['total']:.1f} s")
+    return "<sub>" + escape_markdown(" · ".join(parts)) + "</sub>"
+
+
+def error_markdown(error: Exception) -> str:
+    """A pipeline error as the page shows it: what went wrong and what to do, no traceback."""
+    if isinstance(error, RagError):
+        text = f"Error: {error.message}" + (f". {error.hint}" if error.hint else "")
+    else:
+        text = f"Error: something went wrong ({type(error).__name__}: {error}). "
+        text += "The server's log has the details."
+    return "**" + escape_markdown(text) + "**"
+
+
+def evidence_section(turn: int, answer: Answer) -> str:
+    """The passages one answer was given, cited ones marked and their best sentence lit."""
+    cited = {c.number for c in answer.citations}
+    items = [
+        _passage_html(turn, number, passage, answer.text if number in cited else None)
+        for number, passage in enumerate(answer.passages, start=1)
+    ]
+    heading = f"Answer {turn}: {answer.question}"
+    body = "".join(items) or "<p>No passage matched.</p>"
+    return f'<section class="nr-turn"><h4>{html.escape(heading)}</h4>{body}</section>'
+
+
+def evidence_html(sections: Sequence[str]) -> str:
+    """The evidence panel: the newest answer's passages first."""
+    if not sections:
+        return '<p class="nr-empty">The passages behind each answer appear here.</p>'
+    return '<div class="nr-evidence">' + "".join(reversed(sections)) + "</div>"
+
+
+def _passage_html(turn: int, number: int, passage: Passage, answer: str | None) -> str:
+    chunk = passage.chunk
+    date = chunk.published_at.date().isoformat() if chunk.published_at else "undated"
+    label = " · ".join([chunk.title, chunk.source or "unknown source", date])
+    text = html.escape(chunk.text)
+    if answer is not None:
+        start, end = supporting_span(answer, number, chunk.text)
+        if end > start:
+            text = (
+                html.escape(chunk.text[:start])
+                + f"<mark>{html.escape(chunk.text[start:end])}</mark>"
+                + html.escape(chunk.text[end:])
+            )
+    url = safe_url(chunk.url)
+    link = (
+        f'<a class="nr-url" href="{html.escape(url, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer nofollow">{html.escape(url)}</a>'
+        if url
+        else ""
+    )
+    state = "cited" if answer is not None else "not cited"
+    return (
+        f'<details class="nr-passage nr-{state.replace(" ", "-")}" '
+        f'id="{passage_anchor(turn, number)}">'
+        f"<summary><b>[{number}]</b> {html.escape(label)} "
+        f'<span class="nr-score">score {passage.score:.2f} · {state}</span></summary>'
+        f'<p class="nr-text">{text}</p>{link}</details>'
+    )
+
+
+def status_markdown(status: Status) -> str:
+    """The index in one line: articles, sources, date range."""
+    stats = status.stats
+    if not stats.articles:
+        return "The index is empty: add articles in the Corpus tab."
+    sources = ", ".join(f"{name} ({n})" for name, n in stats.sources.items())
+    first, last = stats.first_published, stats.last_published
+    dates = f"published {first.date()} to {last.date()}" if first and last else "undated"
+    text = f"{stats.articles} articles, {stats.chunks} passages · {dates} · sources: {sources}"
+    return escape_markdown(text)
+
+
+def example_questions(articles: Sequence[Entry], n: int = 3) -> list[str]:
+    """`n` questions about the newest articles, one per source while sources last."""
+    chosen: list[Entry] = []
+    for entry in articles:
+        if entry.source not in {c.source for c in chosen}:
+            chosen.append(entry)
+    for entry in articles:
+        if len(chosen) >= n:
+            break
+        if entry not in chosen:
+            chosen.append(entry)
+    return [f"What do the articles say about “{e.title}”?" for e in chosen[:n]]
+
+
+def ingest_markdown(report: IngestReport) -> str:
+    outcomes = ", ".join(f"{n} {name}" for name, n in sorted(report.outcomes.items()))
+    text = (
+        f"Read {report.articles} articles ({outcomes or 'none'}), wrote {report.chunks} "
+        f"passages in {report.seconds:.1f} s; {len(report.problems)} problem(s)."
+    )
+    return escape_markdown(text)
+
+
+def problem_rows(problems: Sequence[Problem]) -> list[list[str]]:
+    """(file, problem, what to do) rows; the table component escapes its cells."""
+    return [[p.origin, p.message, p.hint] for p in problems]
