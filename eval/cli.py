@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.cli import add_setting_flags
+from rag.cli import SEARCH_SETTINGS, add_setting_flags
 from rag.config import Settings
 from rag.errors import InputError, MissingDependencyError
 
@@ -66,13 +66,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         parser,
         [
             "model",
-            "k",
             "max_tokens",
             "threads",
             "chunk_tokens",
             "chunk_overlap",
             "context_tokens",
             "cache_dir",
+            *SEARCH_SETTINGS,
         ],
     )
     parser.set_defaults(handler=run)

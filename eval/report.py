@@ -239,8 +239,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"Settings: embedder `{report['settings']['embedder']}`, chunks of "
         f"{report['settings']['chunk_tokens']} tokens (overlap "
-        f"{report['settings']['chunk_overlap']}), k = {report['settings']['k']}, model "
-        f"`{report['model']}`.",
+        f"{report['settings']['chunk_overlap']}), k = {report['settings']['k']}, retriever "
+        f"{_retriever(report['settings'])}, model `{report['model']}`.",
         "",
     ]
     for title, columns in (("Retrieval", RETRIEVAL_COLUMNS), ("Answers", ANSWER_COLUMNS)):
@@ -348,3 +348,15 @@ def _flatten(m: dict[str, Any]) -> dict[str, float]:
 
 def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _retriever(settings: dict[str, Any]) -> str:
+    """How passages were found, as report.md says it (old reports had dense search only)."""
+    method = settings.get("retriever", "dense")
+    if method != "hybrid":
+        return f"`{method}`"
+    return (
+        f"`hybrid` (BM25 weight {settings['bm25_weight']}, {settings['candidates']} candidates "
+        f"per retriever, at most {settings['max_per_article']} passages per article, "
+        "one search per outlet or date the question names)"
+    )

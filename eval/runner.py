@@ -128,7 +128,7 @@ def evaluate(
     results = []
     for question in questions:
         started = time.perf_counter()
-        retrieved = pipeline.search(question.question, k=depth)
+        retrieved = pipeline.search(question.question, k=depth).passages
         result = QueryResult(question, retrieved, time.perf_counter() - started)
         if not retrieval_only:
             result.answer = pipeline.ask(question.question)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from rag.types import Citation, Passage
+from rag.words import terms
 
 # [1], [1, 2], [1;2] and [1][2] all count; numbers are 1-based passage numbers.
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -21,145 +22,6 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 SUPPORT_THRESHOLD = 0.6
 """Share of a sentence's content words that its cited passages must contain."""
 MAX_SOURCES_PER_SENTENCE = 2
-
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "according",
-        "article",
-        "articles",
-        "report",
-        "reported",
-        "reports",
-        "said",
-        "says",
-        "passage",
-        "passages",
-        "yes",
-    ]
-)
 
 
 def parse_markers(text: str) -> list[int]:
@@ -173,8 +35,7 @@ def parse_markers(text: str) -> list[int]:
 
 def content_words(text: str) -> set[str]:
     """Lowercased, crudely stemmed words that carry meaning (no stopwords, no markers)."""
-    words = re.findall(r"\w+", MARKER.sub(" ", text).lower())
-    return {_stem(w) for w in words if len(w) > 1 and w not in STOPWORDS}
+    return set(terms(MARKER.sub(" ", text)))
 
 
 def support(claim: set[str], passage_words: set[str]) -> float:
@@ -262,10 +123,3 @@ def _with_markers(sentence: str, numbers: Sequence[int]) -> str:
         return bare
     end = len(bare.rstrip(".!?"))
     return f"{bare[:end]} {markers}{bare[end:]}"
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word

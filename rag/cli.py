@@ -8,8 +8,9 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Callable, Sequence
+from datetime import date
 from importlib.metadata import entry_points
-from typing import Any, cast, get_args
+from typing import Any, Literal, cast, get_args, get_origin
 
 from rag import __version__
 from rag.config import Settings, load_settings
@@ -20,23 +21,56 @@ EXAMPLES = {
     "ingest": "example:\n  rag ingest ~/news/ multihop-rag/corpus.json",
     "ask": 'example:\n  rag ask "Who attended the London meeting?"\n'
     '  rag ask --json "Who met in London?" | jq .answer',
+    "search": 'example:\n  rag search "TechCrunch FTX trial" --since 2023-10-01\n'
+    '  rag search --json "What did The Verge say about Apple last week?"',
     "status": "example:\n  rag status --json",
     "remove": "example:\n  rag remove https://example.com/story\n"
     "  rag remove --source 'Daily Example'",
 }
 
 
+SEARCH_SETTINGS = [
+    "k",
+    "retriever",
+    "bm25_weight",
+    "candidates",
+    "max_per_article",
+    "since",
+    "until",
+    "sources",
+    "as_of",
+]
+"""The settings of a search, as flags of every command that searches."""
+
+
 def add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
-    """One `--name` flag per setting, typed and described as in `Settings`."""
+    """One `--name` flag per setting, typed and described as in `Settings`.
+
+    A setting of several values (`sources`) is a repeatable singular flag (`--source`);
+    dates are checked by `Settings`, which names the flag in its error.
+    """
     for name in names:
         field = Settings.model_fields[name]
+        help = f"{field.description} (env RAG_{name.upper()})"
+        if name == "sources":
+            parser.add_argument(
+                "--source", dest="sources", action="append", metavar="NAME", help=help
+            )
+            continue
         kinds = [t for t in get_args(field.annotation) if t is not type(None)]
-        kind = cast(Callable[[str], Any], kinds[0] if kinds else field.annotation)
+        base: Any = kinds[0] if kinds else field.annotation
+        choices = None
+        if get_origin(field.annotation) is Literal:
+            base, choices = str, get_args(field.annotation)
+        elif base is date:
+            base = str
+        kind = cast(Callable[[str], Any], base)
         parser.add_argument(
             "--" + name.replace("_", "-"),
             type=kind,
-            metavar=name.split("_")[-1].upper(),
-            help=f"{field.description} (env RAG_{name.upper()})",
+            choices=choices,
+            metavar=name.split("_")[-1].upper() if choices is None else None,
+            help=help,
         )
 
 
@@ -93,9 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = command("ask", "Answer a question from the indexed articles, with citations.")
     ask.add_argument("question", metavar="QUESTION")
-    add_setting_flags(ask, ["model", "k", "max_tokens", "threads"])
+    add_setting_flags(ask, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(handler=_ask)
+
+    search = command(
+        "search", "Show the passages a question finds, with scores and what found them."
+    )
+    search.add_argument("question", metavar="QUERY")
+    add_setting_flags(search, SEARCH_SETTINGS)
+    search.add_argument("--json", action="store_true", help="print the passages as JSON")
+    search.set_defaults(handler=_search)
 
     status = command("status", "Show what the index holds and which models it uses.")
     add_setting_flags(status, ["model"])
@@ -247,11 +289,52 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_answer_json(answer), indent=2, ensure_ascii=False))
         return 0
+    for note in answer.notes:
+        print(f"note: {note}")
     print(answer.text)
     if answer.citations:
         print("\nSources:")
         for citation in answer.citations:
             print(_format_source(citation.number, citation.passage))
+    return 0
+
+
+def _search(settings: Settings, args: argparse.Namespace) -> int:
+    from rag.pipeline import Pipeline, check_question
+
+    pipeline = Pipeline(settings)
+    question = check_question(args.question)
+    if pipeline.is_empty():
+        raise InputError(
+            "the index is empty", hint="Add articles first: rag ingest PATH (or rag ask once)."
+        )
+    found = pipeline.search(question, k=settings.k)
+    if args.json:
+        filters = found.filters
+        print(
+            json.dumps(
+                {
+                    "question": question,
+                    "filters": {
+                        "since": filters.since.isoformat() if filters.since else None,
+                        "until": filters.until.isoformat() if filters.until else None,
+                        "sources": list(filters.sources),
+                    },
+                    "notes": list(found.notes),
+                    "passages": [_passage_json(p) for p in found.passages],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    for note in found.notes:
+        print(f"note: {note}")
+    for rank, passage in enumerate(found.passages, start=1):
+        print(f"{rank:>2}. {passage.score:.3f}  {passage.found_by}  {passage.chunk.id}")
+        print(_format_source(rank, passage))
+    if not found.passages:
+        print("nothing found")
     return 0
 
 
@@ -326,6 +409,7 @@ def _passage_json(passage: Passage) -> dict[str, Any]:
         "char_start": chunk.char_start,
         "char_end": chunk.char_end,
         "score": round(passage.score, 4),
+        "found_by": passage.found_by,
         "text": chunk.text,
     }
 
@@ -335,6 +419,7 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "answer": answer.text,
         "abstained": answer.abstained,
+        "notes": list(answer.notes),
         "citations": [{"number": c.number, **_passage_json(c.passage)} for c in answer.citations],
         "passages": [_passage_json(p) for p in answer.passages],
         "timings": {name: round(seconds, 3) for name, seconds in answer.timings.items()},

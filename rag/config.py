@@ -9,11 +9,19 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rag.errors import ConfigError
 
@@ -55,6 +63,42 @@ class Settings(BaseModel):
     threads: int | None = Field(
         default=None, ge=1, description="CPU threads for the model; unset means all cores."
     )
+    retriever: Literal["hybrid", "dense", "bm25"] = Field(
+        default="hybrid",
+        description="How passages are found: BM25 and dense search fused, or one alone.",
+    )
+    bm25_weight: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="Share of BM25 in the fused score (the rest is dense similarity).",
+    )
+    candidates: int = Field(
+        default=30, ge=1, description="Chunks each retriever proposes per search before fusion."
+    )
+    max_per_article: int = Field(
+        default=2, ge=1, description="Most passages taken from one article."
+    )
+    since: date | None = Field(
+        default=None, description="Search only articles published on or after this day."
+    )
+    until: date | None = Field(
+        default=None, description="Search only articles published on or before this day."
+    )
+    sources: tuple[str, ...] = Field(
+        default=(), description="Search only articles of these sources (comma-separated)."
+    )
+    as_of: date | None = Field(
+        default=None,
+        description='The day "last week" is counted from; unset means the newest article\'s.',
+    )
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: Any) -> Any:
+        return (
+            [s.strip() for s in value.split(",") if s.strip()] if isinstance(value, str) else value
+        )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -33,3 +33,17 @@ def make_filters(
             hint="Swap the two dates, or clear one of them.",
         )
     return Filters(first, last, tuple(dict.fromkeys(s.strip() for s in sources if s.strip())))
+
+
+def describe(filters: Filters) -> str:
+    """`filters` in words: 'articles published 2023-10-01 to 2023-10-31 from TechCrunch'."""
+    parts = ["articles"]
+    if filters.since and filters.until:
+        parts.append(f"published {filters.since} to {filters.until}")
+    elif filters.since:
+        parts.append(f"published since {filters.since}")
+    elif filters.until:
+        parts.append(f"published until {filters.until}")
+    if filters.sources:
+        parts.append("from " + ", ".join(filters.sources))
+    return " ".join(parts)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, TypedDict
 
 from rag.types import Passage
 
 NOT_IN_CORPUS = "The corpus does not say."
+PROMPT_OVERHEAD_TOKENS = 64
+"""Chat template tokens and the 'Passages:'/'Question:' labels, with room to spare."""
 
 SYSTEM_PROMPT = f"""\
 You answer questions about news articles. Use only the numbered passages you are given.
@@ -32,6 +34,8 @@ class Generator(Protocol):
         self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()
     ) -> Iterator[str]: ...
 
+    def count_tokens(self, text: str) -> int: ...
+
 
 def format_passage(number: int, passage: Passage) -> str:
     """One numbered passage as the model sees it: a header line, then the text."""
@@ -52,3 +56,27 @@ def build_messages(question: str, passages: Sequence[Passage]) -> list[Message]:
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": user},
     ]
+
+
+def fit_context(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    budget: int,
+    count_tokens: Callable[[str], int],
+) -> list[Passage]:
+    """The passages as the prompt gives them: best first while the prompt stays within
+    `budget` tokens, then grouped by article (in the order of each article's best passage)
+    and in reading order within an article, so that the model reads a story in sequence."""
+    used = count_tokens(SYSTEM_PROMPT) + count_tokens(question) + PROMPT_OVERHEAD_TOKENS
+    kept: list[Passage] = []
+    for passage in passages:
+        cost = count_tokens(format_passage(len(kept) + 1, passage))
+        if used + cost > budget:
+            break
+        kept.append(passage)
+        used += cost
+    first_rank: dict[str, int] = {}
+    for rank, passage in enumerate(kept):
+        first_rank.setdefault(passage.chunk.article_id, rank)
+    return sorted(kept, key=lambda p: (first_rank[p.chunk.article_id], p.chunk.char_start))

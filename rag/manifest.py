@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS copies (
     article TEXT NOT NULL,
     PRIMARY KEY (holder, id)
 );
+CREATE TABLE IF NOT EXISTS generation (n INTEGER NOT NULL);
+INSERT INTO generation SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM generation);
 CREATE TABLE IF NOT EXISTS ingests (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -151,6 +153,7 @@ class Manifest:
                 "UPDATE articles SET state = 'done', chunks = ? WHERE id = ?", (chunks, article_id)
             )
             db.execute("DELETE FROM copies WHERE id = ? AND holder != id", (article_id,))
+            db.execute("UPDATE generation SET n = n + 1")
 
     def add_copy(self, holder: str, article: Article) -> None:
         """Record `article` as a copy of `holder`, whose chunks hold the same body."""
@@ -224,6 +227,13 @@ class Manifest:
                 db.executemany(
                     f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in article_ids]
                 )
+            db.execute("UPDATE generation SET n = n + 1")
+
+    def generation(self) -> int:
+        """A counter bumped by every finished article and every removal: what is derived from
+        the index (the BM25 index) is current when it was built at this generation."""
+        with self._db() as db:
+            return int(db.execute("SELECT n FROM generation").fetchone()[0])
 
     def start_ingest(self) -> int:
         with self._db() as db:

@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from rag.backends.chroma import NO_FILTERS, ChromaStore, StoreStats
+from rag.backends.chroma import ChromaStore, StoreStats
 from rag.cite import ground
 from rag.config import Settings
 from rag.errors import ConfigError, InputError
-from rag.generate import NOT_IN_CORPUS, Generator, build_messages
+from rag.filters import describe
+from rag.generate import NOT_IN_CORPUS, Generator, build_messages, fit_context
 from rag.index import Embedder, index_article
 from rag.ingest import load_articles
 from rag.manifest import Entry, IngestRecord, Manifest
 from rag.models import describe_model, resolve_embedder, resolve_model
-from rag.retrieve import retrieve
+from rag.query import Plan, plan
+from rag.retrieve import Tuning, retrieve
+from rag.search_index import SearchIndex
 from rag.types import Answer, Article, Filters, Passage, Problem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -53,6 +56,16 @@ class ArticleDone:
     """Chunks written for it (0 unless new or changed)."""
     total: int
     """Articles in this ingest."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The passages found for a question, the filters they passed, and notes for the user
+    (what was read from the question, and whether filters had to be dropped)."""
+
+    passages: list[Passage]
+    filters: Filters
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,7 @@ class Pipeline:
         self.settings = settings
         self.store = ChromaStore(settings.data_dir / "chroma")
         self.manifest = Manifest(settings.data_dir / "manifest.sqlite3")
+        self.index = SearchIndex(settings.data_dir / "search")
         self._embedder = embedder
         self._generator = generator
 
@@ -165,6 +179,7 @@ class Pipeline:
         started = time.perf_counter()
         loaded = load_articles(paths, source=source, fields=fields)
         ingest_id = self.manifest.start_ingest()
+        generation = self.manifest.generation()
         outcomes: Counter[str] = Counter()
         chunks = 0
         first_of_body: dict[str, str] = {}
@@ -187,6 +202,8 @@ class Pipeline:
             copies_gone = sum(self.manifest.drop_copies_gone(f, keep=seen) for f in folders)
             self.remove(gone)
             outcomes["removed"] = len(gone) + copies_gone
+        if self.manifest.generation() != generation:
+            self.index.sync(self.store, self.manifest.generation())
         report = IngestReport(
             articles=len(loaded.articles),
             chunks=chunks,
@@ -241,6 +258,7 @@ class Pipeline:
         for article_id in article_ids:
             self._rehome_copies(article_id)
         self.manifest.remove(article_ids)
+        self.index.sync(self.store, self.manifest.generation())
 
     def _rehome_copies(self, holder: str, *, unless_body: str | None = None) -> None:
         """Index in their own right the copies of `holder`, which no longer holds their text
@@ -283,10 +301,11 @@ class Pipeline:
         self,
         question: str,
         *,
-        filters: Filters = NO_FILTERS,
+        filters: Filters | None = None,
         on_token: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer `question` from the passages that pass `filters`, every claim citing one as [n].
+        """Answer `question` from the passages found for it (see `search`), every claim citing
+        one as [n].
 
         `on_token` sees the model's draft as it is written; the returned answer is that
         draft grounded by `rag.cite.ground` (unsupported sentences dropped).
@@ -294,12 +313,17 @@ class Pipeline:
         question = check_question(question)
         generator, _ = self.generator, self.embedder  # load before the clock: not answer time
         started = time.perf_counter()
-        passages = self.search(question, k=self.settings.k, filters=filters)
+        found = self.search(question, k=self.settings.k, filters=filters)
         timings = {"retrieve": time.perf_counter() - started}
-        if not passages:
+        if not found.passages:
             timings["total"] = timings["retrieve"]
-            return Answer(question, NOT_IN_CORPUS, (), (), abstained=True, timings=timings)
-
+            return Answer(
+                question, NOT_IN_CORPUS, (), (), abstained=True, timings=timings, notes=found.notes
+            )
+        budget = self.settings.context_tokens - self.settings.max_tokens
+        passages = fit_context(
+            question, found.passages, budget=budget, count_tokens=generator.count_tokens
+        )
         pieces: list[str] = []
         for piece in generator.stream(
             build_messages(question, passages), max_tokens=self.settings.max_tokens
@@ -317,16 +341,45 @@ class Pipeline:
         timings["total"] = time.perf_counter() - started
         timings["generate"] = timings["total"] - timings["retrieve"]
         return Answer(
-            question, text, citations, tuple(passages), abstained, timings, tokens=len(pieces)
+            question,
+            text,
+            citations,
+            tuple(passages),
+            abstained,
+            timings,
+            tokens=len(pieces),
+            notes=found.notes,
         )
 
-    def search(self, question: str, *, k: int, filters: Filters = NO_FILTERS) -> list[Passage]:
-        """The `k` passages nearest to `question` that pass `filters`, best first."""
+    def search(self, question: str, *, k: int, filters: Filters | None = None) -> SearchResult:
+        """The `k` best passages for `question`, best first, and how they were searched.
+
+        `filters` (default: the settings' since, until and sources) win over the dates and
+        sources the question names. When nothing passes the filters, everything is searched
+        instead, and a note says so.
+        """
+        question = check_question(question)
         embedder = self.embedder
         self.store.check_embedder(embedder.name, embedder.dim)
-        return retrieve(
-            check_question(question), store=self.store, embedder=embedder, k=k, filters=filters
+        self.index.sync(self.store, self.manifest.generation())
+        settings = self.settings
+        given = filters or Filters(settings.since, settings.until, settings.sources)
+        as_of = settings.as_of or self.index.newest_day()
+        search_plan = plan(question, sources=self.index.sources(), as_of=as_of, given=given)
+        tuning = Tuning(
+            settings.retriever, settings.bm25_weight, settings.candidates, settings.max_per_article
         )
+
+        def run(this: Plan) -> list[Passage]:
+            return retrieve(this, index=self.index, embedder=embedder, k=k, tuning=tuning)
+
+        passages = run(search_plan)
+        notes = search_plan.notes
+        if not passages and search_plan.filters:
+            notes += (f"Nothing matches {describe(search_plan.filters)}: searched everything.",)
+            search_plan = Plan(question, Filters())
+            passages = run(search_plan)
+        return SearchResult(passages, search_plan.filters, notes)
 
     def articles(self) -> list[Entry]:
         """Every indexed article, newest first, undated ones last."""

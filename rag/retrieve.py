@@ -1,18 +1,143 @@
-"""Find the passages closest to a question."""
+"""Find the passages for a question: dense and BM25 search fused, for each part of it.
+
+Each search (the whole question, and each part of a multi-hop question, see `rag.query`)
+takes the best `candidates` chunks of both retrievers that pass its filters and scores every
+one of them by both: BM25 over the best BM25 score and cosine similarity rescaled to the
+candidates' range, mixed as `bm25_weight` : 1 - `bm25_weight`. The parts' lists are then
+interleaved with the whole question's (the best of each in turn), at most
+`max_per_article` passages come from one article, and near-copies of a passage are dropped.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
 
 from rag.index import Embedder
-from rag.types import Filters, Passage
+from rag.query import Part, Plan
+from rag.search_index import SearchIndex
+from rag.types import Passage
 
-if TYPE_CHECKING:
-    from rag.backends.chroma import ChromaStore
+Method = Literal["hybrid", "dense", "bm25"]
+NEAR_COPY = 0.8
+"""Passages sharing more than this share of their words (Jaccard) are near-copies."""
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How retrieval mixes and caps its results (from `Settings`)."""
+
+    method: Method
+    bm25_weight: float
+    candidates: int
+    max_per_article: int
+
+
+@dataclass(frozen=True)
+class _Hit:
+    row: int
+    """The chunk's row in the `SearchIndex`."""
+    score: float
+    found_by: str
 
 
 def retrieve(
-    question: str, *, store: ChromaStore, embedder: Embedder, k: int, filters: Filters
+    plan: Plan, *, index: SearchIndex, embedder: Embedder, k: int, tuning: Tuning
 ) -> list[Passage]:
-    """The `k` passages most similar to `question` that pass `filters`, best first (dense)."""
-    return store.query(embedder.embed_query(question), k=k, filters=filters)
+    """The `k` best passages for `plan`, best first; empty when nothing passes its filters."""
+    searches = [*plan.parts, Part(plan.question, plan.filters, "")]
+    if tuning.method == "bm25":
+        cosines = [None] * len(searches)
+    else:
+        # One vector, the whole question's: each part ranks its outlet's chunks by it, and
+        # by BM25 on the part's own words (embedding each part too would triple the cost).
+        cosine = index.cosine(embedder.embed_queries([plan.question]))[0]
+        cosines = [cosine] * len(searches)
+    ranked = _merge(
+        [
+            _search(part, cosine, index, tuning)
+            for part, cosine in zip(searches, cosines, strict=True)
+        ]
+    )
+    chosen: list[Passage] = []
+    per_article: dict[str, int] = {}
+    seen_words: list[set[str]] = []
+    for hit in ranked:
+        chunk = index.chunks[hit.row]
+        if per_article.get(chunk.article_id, 0) >= tuning.max_per_article:
+            continue
+        words = index.words(hit.row)
+        if any(_jaccard(words, other) > NEAR_COPY for other in seen_words):
+            continue
+        per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
+        seen_words.append(words)
+        chosen.append(Passage(chunk, hit.score, hit.found_by))
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def _search(
+    part: Part, cosine: np.ndarray | None, index: SearchIndex, tuning: Tuning
+) -> list[_Hit]:
+    """One search, fused: its hits, best first."""
+    label = f" · {part.label}" if part.label else ""
+    allowed = index.mask(part.filters)
+    if not allowed.any():
+        return []
+    dense_rows: list[int] = []
+    if cosine is not None:
+        dense_rows = _top(np.where(allowed, cosine, -np.inf), tuning.candidates)
+    bm25_rows: list[int] = []
+    bm25 = None
+    if tuning.method != "dense":
+        bm25 = index.bm25(part.text)
+        bm25_rows = _top(np.where(allowed & (bm25 > 0), bm25, -np.inf), tuning.candidates)
+    if tuning.method == "dense":
+        assert cosine is not None
+        return [_Hit(r, float(cosine[r]), "dense" + label) for r in dense_rows]
+    assert bm25 is not None
+    if tuning.method == "bm25":
+        return [_Hit(r, float(bm25[r]), "bm25" + label) for r in bm25_rows]
+    assert cosine is not None
+    rows = list(dict.fromkeys([*dense_rows, *bm25_rows]))
+    lexical = bm25[rows] / (float(bm25[rows].max()) or 1.0)
+    dense = cosine[rows]
+    dense = (dense - dense.min()) / (float(dense.max() - dense.min()) or 1.0)
+    fused = tuning.bm25_weight * lexical + (1 - tuning.bm25_weight) * dense
+    in_dense, in_bm25 = set(dense_rows), set(bm25_rows)
+    hits = []
+    for row, score in zip(rows, fused, strict=True):
+        found = [
+            name for name, hit in (("bm25", row in in_bm25), ("dense", row in in_dense)) if hit
+        ]
+        hits.append(_Hit(row, float(score), "+".join(found) + label))
+    hits.sort(key=lambda h: -h.score)
+    return hits
+
+
+def _top(scores: np.ndarray, n: int) -> list[int]:
+    """The rows of the `n` highest finite scores, highest first."""
+    n = min(n, int(np.isfinite(scores).sum()))
+    if n == 0:
+        return []
+    best = np.argpartition(-scores, n - 1)[:n]
+    return [int(r) for r in best[np.argsort(-scores[best], kind="stable")]]
+
+
+def _merge(lists: Sequence[list[_Hit]]) -> list[_Hit]:
+    """The lists interleaved: the best of each in turn, then the second of each...; each
+    chunk once, at its first place."""
+    merged: dict[int, _Hit] = {}
+    for rank in range(max((len(hits) for hits in lists), default=0)):
+        for hits in lists:
+            if rank < len(hits):
+                merged.setdefault(hits[rank].row, hits[rank])
+    return list(merged.values())
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0

@@ -64,10 +64,12 @@ class Filters:
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk with its similarity score (higher is closer)."""
+    """A retrieved chunk with its score (higher is closer) and what found it."""
 
     chunk: Chunk
     score: float
+    found_by: str = ""
+    """The retrievers that found it (bm25, dense) and the part of the question searched."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class Answer:
     """Seconds per stage: retrieve, first_token, generate, total."""
     tokens: int = 0
     """Tokens the model wrote for the draft."""
+    notes: tuple[str, ...] = ()
+    """What the search read from the question, and filters it had to drop."""
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,8 @@ class KeywordEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim))
 
-    def embed_query(self, text: str) -> Vectors:
-        return self._vector(text)
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self.embed_documents(texts)
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -74,6 +74,9 @@ class ScriptedGenerator:
         self.prompts.append(list(messages))
         reply = self.replies.pop(0)
         yield from re.findall(r"\S+\s*", reply)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
 
 
 @pytest.fixture

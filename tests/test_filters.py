@@ -62,7 +62,7 @@ def pipeline(settings: Settings, tmp_path: Path) -> Pipeline:
             "url": f"https://x.example/{name}",
             "source": source,
             "published_at": published,
-            "body": f"London news {name}.",
+            "body": f"London news from desk {name * 3}.",
         }
         for name, source, published in STORIES
     ]
@@ -80,16 +80,25 @@ def pipeline(settings: Settings, tmp_path: Path) -> Pipeline:
         (Filters(until=date(2023, 10, 31)), "abc"),
         (Filters(date(2023, 10, 1), date(2023, 10, 31)), "bc"),
         (Filters(sources=("BBC",)), "cde"),
-        (Filters(since=date(2023, 10, 15), sources=("Wired",)), ""),
         (Filters(sources=("Wired", "BBC")), "abcde"),
     ],
 )
 def test_a_filtered_search_returns_only_what_passes(
     pipeline: Pipeline, filters: Filters, expected: str
 ) -> None:
-    found = pipeline.search("London", k=10, filters=filters)
+    found = pipeline.search("London", k=10, filters=filters).passages
     assert "".join(sorted(p.chunk.article_id[-1] for p in found)) == expected
 
 
 def test_articles_come_newest_first(pipeline: Pipeline) -> None:
     assert [e.id[-1] for e in pipeline.articles()] == list("dcbae")
+
+
+def test_a_filter_that_matches_nothing_falls_back_to_everything_with_a_note(
+    pipeline: Pipeline,
+) -> None:
+    found = pipeline.search("London", k=10, filters=Filters(date(2023, 10, 15), None, ("Wired",)))
+    assert len(found.passages) == 5 and not found.filters
+    assert found.notes == (
+        "Nothing matches articles published since 2023-10-15 from Wired: searched everything.",
+    )

@@ -216,7 +216,7 @@ def test_copies_get_their_own_chunks_when_the_holder_lets_go(
     assert pipeline.manifest.copies("https://b.example/1") == [
         (f"{copy} record 1", "Herald", "https://b.example/1")
     ]
-    results = pipeline.search("London talks", k=1)
+    results = pipeline.search("London talks", k=1).passages
     assert results[0].chunk.article_id == "https://b.example/1"
 
 

@@ -53,8 +53,8 @@ def test_minilm_is_loaded_offline_and_counts_its_own_tokens(
     assert embedder.count_tokens("Witkoff withdrew") > 2
     vectors = embedder.embed_documents(["talks in London", "talks in London", "a football match"])
     assert abs(float(vectors[0] @ vectors[1]) - 1.0) < 1e-5
-    assert float(vectors[0] @ embedder.embed_query("London meeting")) > float(
-        vectors[2] @ embedder.embed_query("London meeting")
+    assert float(vectors[0] @ embedder.embed_queries(["London meeting"])[0]) > float(
+        vectors[2] @ embedder.embed_queries(["London meeting"])[0]
     )
 
 

@@ -34,19 +34,18 @@ def vectors(*rows: list[float]) -> np.ndarray:
     return array / np.linalg.norm(array, axis=1, keepdims=True)
 
 
-def test_nearest_chunks_come_back_best_first_with_metadata(tmp_path: Path) -> None:
+def test_everything_comes_back_in_id_order_with_metadata_and_vectors(tmp_path: Path) -> None:
     store = ChromaStore(tmp_path)
     when = datetime(2025, 4, 23, 8, 30, tzinfo=UTC)
+    store.replace_article("b", [chunk("b", 0, source=None)], vectors([0, 0, 1]))
     store.replace_article(
         "a", [chunk("a", 0, published_at=when), chunk("a", 1)], vectors([1, 0, 0], [0, 1, 0])
     )
-    store.replace_article("b", [chunk("b", 0, source=None)], vectors([0, 0, 1]))
-    passages = store.query(vectors([0.1, 1, 0.3])[0], k=3)
-    assert [p.chunk.id for p in passages] == ["a::1", "b::0", "a::0"]
-    assert passages[0].score > passages[1].score > passages[2].score
-    assert passages[2].chunk.published_at == when
-    assert passages[1].chunk.source is None
-    assert passages[0].chunk.title == "A"
+    chunks, found = store.everything()
+    assert [c.id for c in chunks] == ["a::0", "a::1", "b::0"]
+    assert found.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    assert chunks[0].published_at == when and chunks[0].title == "A"
+    assert chunks[2].source is None
 
 
 def test_replacing_an_article_removes_its_old_chunks(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import ipaddress
 import sys
 from typing import Any
 
-from rag.cli import add_setting_flags
+from rag.cli import SEARCH_SETTINGS, add_setting_flags
 from rag.config import Settings
 
 EXAMPLE = """example:
@@ -30,7 +30,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
     parser.add_argument("--auth", type=_credentials, metavar="USER:PASS", help="require this login")
-    add_setting_flags(parser, ["model", "k", "max_tokens", "threads"])
+    add_setting_flags(parser, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
     parser.set_defaults(handler=run)
 
 

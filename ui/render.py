@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from rag.cite import MARKER, parse_markers, supporting_span
 from rag.errors import RagError
+from rag.filters import describe
 from rag.manifest import Entry
 from rag.pipeline import IngestReport, Status
 from rag.types import Answer, Filters, Passage, Problem
@@ -58,12 +59,12 @@ def draft_markdown(draft: str) -> str:
 
 
 def answer_note(answer: Answer, draft: str, filters: Filters) -> str:
-    """One small line under an answer: what was searched and what was withheld."""
+    """One small line under an answer: what was searched (the page's filters, and what the
+    search read from the question) and what was withheld."""
     parts = [f"{len(answer.passages)} passages"]
-    if filters.since or filters.until:
-        parts.append(f"published {filters.since or '…'} to {filters.until or '…'}")
-    if filters.sources:
-        parts.append("sources: " + ", ".join(filters.sources))
+    if filters:
+        parts.append("searched " + describe(filters))
+    parts.extend(answer.notes)
     if answer.abstained and draft.strip() and answer.text not in draft:
         parts.append("the model's draft was withheld: no passage supports it")
     if "total" in answer.timings:

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+
 from rag.errors import IndexMismatchError
 from rag.index import Vectors
-from rag.types import Chunk, Filters, Passage
+from rag.types import Chunk
 
 if TYPE_CHECKING:
     from chromadb.api.types import Where
 
 COLLECTION = "newsrag-chunks"
-NO_FILTERS = Filters()
 
 
 @dataclass(frozen=True)
@@ -101,22 +102,18 @@ class ChromaStore:
             where = cast("Where", {"article_id": {"$in": list(article_ids)}})
             self._collection.delete(where=where)
 
-    def query(self, vector: Vectors, *, k: int, filters: Filters = NO_FILTERS) -> list[Passage]:
-        """The `k` nearest chunks that pass `filters`, best first, scored by cosine similarity."""
-        if self.count() == 0:
-            return []
-        result = self._collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=k,
-            where=_where(filters),
-            include=["documents", "metadatas", "distances"],
-        )
-        texts, metas, distances = result["documents"], result["metadatas"], result["distances"]
-        assert texts is not None and metas is not None and distances is not None
-        return [
-            Passage(_chunk(text, meta), score=1.0 - float(distance))
-            for text, meta, distance in zip(texts[0], metas[0], distances[0], strict=True)
-        ]
+    def everything(self) -> tuple[list[Chunk], Vectors]:
+        """Every chunk, in id order, and its embedding (one row each)."""
+        got = self._collection.get(include=["documents", "metadatas", "embeddings"])
+        texts, metas = got["documents"] or [], got["metadatas"] or []
+        embeddings = got["embeddings"]
+        rows = sorted(zip(got["ids"], texts, metas, range(len(got["ids"])), strict=True))
+        chunks = [_chunk(text, meta) for _, text, meta, _ in rows]
+        if not rows or embeddings is None:
+            dim = self.embedder[1] if self.embedder else 0
+            return chunks, np.zeros((0, dim), dtype=np.float32)
+        order = [n for *_, n in rows]
+        return chunks, np.asarray(embeddings, dtype=np.float32)[order]
 
     def stats(self) -> StoreStats:
         metadatas = self._collection.get(include=["metadatas"])["metadatas"] or []
@@ -135,24 +132,6 @@ class ChromaStore:
             first_published=min(dates, default=None),
             last_published=max(dates, default=None),
         )
-
-
-def _where(filters: Filters) -> Where | None:
-    """Chroma's `where` for `filters`: days compare as UTC timestamps."""
-    clauses: list[dict[str, Any]] = []
-    if filters.since:
-        clauses.append({"published_ts": {"$gte": _timestamp(filters.since)}})
-    if filters.until:
-        clauses.append({"published_ts": {"$lt": _timestamp(filters.until + timedelta(days=1))}})
-    if filters.sources:
-        clauses.append({"source": {"$in": list(filters.sources)}})
-    if not clauses:
-        return None
-    return cast("Where", clauses[0] if len(clauses) == 1 else {"$and": clauses})
-
-
-def _timestamp(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
 def _metadata(chunk: Chunk) -> dict[str, str | int]:

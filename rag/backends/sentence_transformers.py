@@ -51,8 +51,8 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._encode(list(texts))
 
-    def embed_query(self, text: str) -> Vectors:
-        return cast(Vectors, self._encode([text])[0])
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self.embed_documents(texts)  # MiniLM embeds queries and documents alike
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False, verbose=False))

@@ -1,0 +1,256 @@
+"""What a question asks the index for: its filters, and the parts a multi-hop question has.
+
+News questions name outlets and dates: "Did TechCrunch report ... before The Verge said ...?",
+"What happened at the London meeting last week?". Read without a model:
+
+- Outlets: the index's own source names (and their short forms: "The Independent" for
+  "The Independent - Life and Style"), as written in the question.
+- Relative dates ("last week", "this month", "yesterday", "in the past 3 days") and months
+  ("in October 2023", "since November 2023") become a date filter, resolved against an
+  as-of day (by default the newest article's).
+- Each outlet or full date the question names ("published on October 7, 2023") is the anchor
+  of a part: the text around it, searched within that outlet (and a day either side of that
+  date), so that evidence for every part of the question is found.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from rag.types import Filters
+
+MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name}
+MONTHS |= {name.lower(): n for n, name in enumerate(calendar.month_abbr) if name}
+MONTHS["sept"] = 9
+MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+YEAR = r"(?P<year>(?:19|20)\d\d)"
+FULL_DATES = [
+    re.compile(rf"\b{MONTH}\s+{DAY},?\s+{YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{DAY}\s+{MONTH},?\s+{YEAR}\b", re.IGNORECASE),
+    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>\d\d)-(?P<day>\d\d)\b"),
+]
+MONTH_RANGE = re.compile(
+    rf"\b(?P<how>in|during|since|from|after|before|until)\s+(?:the\s+month\s+of\s+)?"
+    rf"{MONTH}\s+{YEAR}\b",
+    re.IGNORECASE,
+)
+RELATIVE = re.compile(
+    r"\b(?:(?P<word>today|yesterday)"
+    r"|(?P<which>this|last|past|previous)\s+(?P<unit>week|month|year)"
+    r"|(?:in\s+)?the\s+(?:past|last)\s+(?P<n>\d{1,3})\s+(?P<units>days|weeks))\b",
+    re.IGNORECASE,
+)
+DATE_WINDOW_DAYS = 1
+"""A part anchored on a date searches that day give or take this many days."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of a question, searched on its own within its outlet and day."""
+
+    text: str
+    filters: Filters
+    label: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to search for a question: the filters it implies, its parts, and what was read."""
+
+    question: str
+    filters: Filters
+    parts: tuple[Part, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    start: int
+    end: int
+    source: str | None = None
+    day: date | None = None
+
+
+def plan(question: str, *, sources: Sequence[str], as_of: date | None, given: Filters) -> Plan:
+    """The search plan for `question` over an index holding `sources`.
+
+    Filters the user `given` (flags, settings, the page) win over what the question implies.
+    """
+    notes: list[str] = []
+    since, until, said = _date_range(question, as_of)
+    if said and not (given.since or given.until):
+        notes.append(f"Dates: {said} read as {_span(since, until)}" + _as_of(said, as_of))
+    else:
+        since, until = given.since, given.until
+    mentions = _source_mentions(question, sources)
+    named = tuple(dict.fromkeys(m.source for m in mentions if m.source))
+    chosen = given.sources or named
+    if named and not given.sources:
+        notes.append("Sources named in the question: " + ", ".join(named))
+    filters = Filters(since, until, chosen)
+    parts = _parts(question, mentions, _full_dates(question), filters)
+    return Plan(question, filters, parts, tuple(notes))
+
+
+def _as_of(said: str, as_of: date | None) -> str:
+    relative = RELATIVE.search(said) is not None
+    return f" (as of {as_of})" if relative and as_of else ""
+
+
+def _span(since: date | None, until: date | None) -> str:
+    if since and until:
+        return str(since) if since == until else f"{since} to {until}"
+    return f"since {since}" if since else f"until {until}"
+
+
+def _date_range(question: str, as_of: date | None) -> tuple[date | None, date | None, str]:
+    """(since, until, the words read) of the first relative date or month the question
+    names; (None, None, "") when it names none (or a relative one with no as-of day)."""
+    month = MONTH_RANGE.search(question)
+    relative = RELATIVE.search(question)
+    if relative and as_of and (not month or relative.start() < month.start()):
+        return (*_relative(relative, as_of), relative.group(0))
+    if month:
+        first = date(int(month["year"]), MONTHS[month["month"].lower()], 1)
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        how = month["how"].lower()
+        ranges = {
+            "since": (first, None),
+            "from": (first, None),
+            "after": (last + timedelta(days=1), None),
+            "before": (None, first - timedelta(days=1)),
+            "until": (None, last),
+        }
+        since, until = ranges.get(how, (first, last))
+        return since, until, month.group(0)
+    return None, None, ""
+
+
+def _relative(match: re.Match[str], as_of: date) -> tuple[date, date]:
+    word = (match["word"] or "").lower()
+    if word == "today":
+        return as_of, as_of
+    if word == "yesterday":
+        return as_of - timedelta(days=1), as_of - timedelta(days=1)
+    if match["n"]:
+        n = int(match["n"]) * (7 if match["units"].lower() == "weeks" else 1)
+        return as_of - timedelta(days=n), as_of
+    which, unit = match["which"].lower(), match["unit"].lower()
+    if unit == "week":
+        start = as_of - timedelta(days=as_of.weekday())  # Monday of this week
+        if which == "this":
+            return start, as_of
+        if which == "past":
+            return as_of - timedelta(days=7), as_of
+        return start - timedelta(days=7), start - timedelta(days=1)
+    if unit == "month":
+        start = as_of.replace(day=1)
+        if which == "this":
+            return start, as_of
+        if which == "past":
+            return as_of - timedelta(days=30), as_of
+        last = start - timedelta(days=1)
+        return last.replace(day=1), last
+    start = as_of.replace(month=1, day=1)
+    if which == "this":
+        return start, as_of
+    if which == "past":
+        return as_of - timedelta(days=365), as_of
+    return start.replace(year=start.year - 1), start - timedelta(days=1)
+
+
+def _full_dates(question: str) -> list[_Anchor]:
+    found: list[_Anchor] = []
+    for pattern in FULL_DATES:
+        for match in pattern.finditer(question):
+            month = match["month"]
+            number = int(month) if month.isdigit() else MONTHS[month.lower()]
+            try:
+                day = date(int(match["year"]), number, int(match["day"]))
+            except ValueError:  # "February 30, 2023": not a date, not a filter
+                continue
+            found.append(_Anchor(match.start(), match.end(), day=day))
+    return sorted(found, key=lambda a: a.start)
+
+
+def _source_mentions(question: str, sources: Sequence[str]) -> list[_Anchor]:
+    """Where the question names one of `sources`, longest names first, without overlaps."""
+    names: dict[str, str] = {}
+    for source in sources:
+        for name in _short_forms(source):
+            names.setdefault(name, source)
+    if not names:
+        return []
+    pattern = re.compile(
+        r"(?<!\w)(?:"
+        + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        + r")(?!\w)"
+    )
+    return [
+        _Anchor(m.start(), m.end(), source=names[m.group(0)]) for m in pattern.finditer(question)
+    ]
+
+
+def _short_forms(source: str) -> list[str]:
+    """How a question may write a source: in full, the part before " - " or " | ", and each
+    without a leading "The"/"the"."""
+    forms = [source.strip()]
+    for separator in (" - ", " | ", ": "):
+        head = source.split(separator)[0].strip()
+        if head and head not in forms:
+            forms.append(head)
+    for form in list(forms):
+        if form.lower().startswith("the ") and len(form) > 4:
+            forms += [form[4:], "the " + form[4:]]
+    return [f for f in forms if len(f) >= 3]
+
+
+def _parts(
+    question: str, sources: list[_Anchor], days: list[_Anchor], filters: Filters
+) -> tuple[Part, ...]:
+    """One part per outlet mention; a date next to an outlet joins it, a date on its own is a
+    part of the one outlet named (if only one is). A single anchor needs no parts."""
+    anchors = list(sources)
+    for day in days:
+        free = [a for a in anchors if a.day is None]
+        # "the TechCrunch report ... published on D": the outlet before the date, else just after.
+        before = [a for a in free if a.end <= day.start and day.start - a.end <= 80]
+        after = [a for a in free if a.start >= day.end and a.start - day.end <= 30]
+        nearest = max(before, key=lambda a: a.end, default=None) or min(
+            after, key=lambda a: a.start, default=None
+        )
+        if nearest is not None:
+            anchors[anchors.index(nearest)] = _Anchor(
+                min(nearest.start, day.start), max(nearest.end, day.end), nearest.source, day.day
+            )
+        else:
+            only = {a.source for a in sources}
+            anchors.append(
+                _Anchor(day.start, day.end, only.pop() if len(only) == 1 else None, day.day)
+            )
+    anchors.sort(key=lambda a: a.start)
+    if len(anchors) < 2:
+        return ()
+    parts = []
+    for i, anchor in enumerate(anchors):
+        start = anchors[i - 1].end if i else 0
+        end = anchors[i + 1].start if i + 1 < len(anchors) else len(question)
+        since, until = (
+            (
+                anchor.day - timedelta(days=DATE_WINDOW_DAYS),
+                anchor.day + timedelta(days=DATE_WINDOW_DAYS),
+            )
+            if anchor.day
+            else (filters.since, filters.until)
+        )
+        part_sources = (anchor.source,) if anchor.source else filters.sources
+        label = " ".join(str(x) for x in (anchor.source, anchor.day) if x)
+        parts.append(
+            Part(question[start:end].strip(" ,;?"), Filters(since, until, part_sources), label)
+        )
+    return tuple(parts)

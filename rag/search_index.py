@@ -1,0 +1,192 @@
+"""What searches read: every chunk, its vector and a BM25 index over it, in memory.
+
+Chroma is where chunks and vectors are kept; this is derived from it, saved in
+`data_dir/search/`, and rebuilt whenever the manifest's generation (a counter that every
+finished write or removal bumps) differs from the one it was built at: after an ingest,
+after a removal, and after a crash or another process's ingest left it behind. Searching in
+memory is exact (every vector is compared) and costs a millisecond or two for tens of
+thousands of chunks, whatever the filters.
+
+BM25 reads each chunk with a header of its title, source and date, so that "the TechCrunch
+article of October 7, 2023" finds it by words alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.index import Vectors
+from rag.types import Chunk, Filters
+from rag.words import terms
+
+if TYPE_CHECKING:
+    from rag.backends.chroma import ChromaStore
+
+META_FILE = "meta.json"
+CHUNKS_FILE = "chunks.jsonl"
+VECTORS_FILE = "vectors.npy"
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """What BM25 reads for a chunk: title, source, spelled-out date, then the text."""
+    published = chunk.published_at
+    day = f"{published:%B} {published.day}, {published.year}" if published else ""
+    return "\n".join([chunk.title, chunk.source or "", day, chunk.text])
+
+
+@dataclass
+class _Loaded:
+    generation: int
+    chunks: list[Chunk]
+    vectors: Vectors
+    bm25: Any
+    source_names: list[str]
+    sources: np.ndarray
+    """Each chunk's source as an index into `source_names`."""
+    days: np.ndarray
+    """Publication day of each chunk (date.toordinal, UTC), 0 when undated."""
+    words: dict[int, set[str]] = field(default_factory=dict)
+
+
+class SearchIndex:
+    """The chunks of a `ChromaStore`, ready to search, kept in the folder `path`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._loaded: _Loaded | None = None
+
+    def sync(self, store: ChromaStore, generation: int) -> None:
+        """Make the index match the store as of manifest `generation`: load it from disk, or
+        rebuild it when it was built at another generation."""
+        if self._loaded is not None and self._loaded.generation == generation:
+            return
+        meta = self.path / META_FILE
+        if meta.is_file() and json.loads(meta.read_text())["generation"] == generation:
+            self._loaded = self._load()
+            return
+        self._build(*store.everything(), generation)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return self._require().chunks
+
+    def cosine(self, vectors: Vectors) -> np.ndarray:
+        """Cosine similarity of every chunk (columns) to each of `vectors` (rows)."""
+        loaded, queries = self._require(), np.atleast_2d(vectors)
+        if not loaded.chunks:
+            return np.zeros((len(queries), 0), dtype=np.float32)
+        return queries @ loaded.vectors.T
+
+    def bm25(self, query: str) -> np.ndarray:
+        """The BM25 score of every chunk for `query`."""
+        loaded = self._require()
+        vocab = loaded.bm25.vocab_dict if loaded.bm25 is not None else {}
+        words = [w for w in terms(query) if w in vocab]
+        if not words:
+            return np.zeros(len(loaded.chunks), dtype=np.float32)
+        return np.asarray(loaded.bm25.get_scores(words), dtype=np.float32)
+
+    def mask(self, filters: Filters) -> np.ndarray:
+        """True for the chunks that pass `filters`."""
+        loaded = self._require()
+        keep = np.ones(len(loaded.chunks), dtype=bool)
+        if filters.since:
+            keep &= loaded.days >= filters.since.toordinal()
+        if filters.until:
+            keep &= (loaded.days > 0) & (loaded.days <= filters.until.toordinal())
+        if filters.sources:
+            codes = [i for i, name in enumerate(loaded.source_names) if name in filters.sources]
+            keep &= np.isin(loaded.sources, codes)
+        return keep
+
+    def sources(self) -> list[str]:
+        """Every source name in the index."""
+        return [name for name in self._require().source_names if name]
+
+    def newest_day(self) -> date | None:
+        """The latest publication day of any chunk, if any is dated."""
+        days = self._require().days
+        return date.fromordinal(int(days.max())) if days.size and days.max() > 0 else None
+
+    def words(self, row: int) -> set[str]:
+        """The content words of chunk `row` (for spotting near-copies), computed once."""
+        cache = self._require().words
+        if row not in cache:
+            cache[row] = set(terms(self.chunks[row].text))
+        return cache[row]
+
+    def _require(self) -> _Loaded:
+        if self._loaded is None:
+            raise RuntimeError("SearchIndex.sync() must run before a search")
+        return self._loaded
+
+    def _build(self, chunks: Sequence[Chunk], vectors: Vectors, generation: int) -> None:
+        import bm25s
+
+        fresh = self.path.with_name(f"{self.path.name}.building-{os.getpid()}")
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        if chunks:
+            bm25 = bm25s.BM25()
+            bm25.index([terms(lexical_text(c)) or ["_"] for c in chunks], show_progress=False)
+            bm25.save(str(fresh), show_progress=False)
+        np.save(fresh / VECTORS_FILE, np.asarray(vectors, dtype=np.float32))
+        with (fresh / CHUNKS_FILE).open("w", encoding="utf-8") as out:
+            for chunk in chunks:
+                out.write(json.dumps(_chunk_record(chunk), ensure_ascii=False) + "\n")
+        (fresh / META_FILE).write_text(json.dumps({"generation": generation}))
+        # Swap folders: a crash in between leaves no index, or the old one; both get rebuilt.
+        old = self.path.with_name(f"{self.path.name}.old-{os.getpid()}")
+        if self.path.exists():
+            self.path.rename(old)
+        fresh.rename(self.path)
+        shutil.rmtree(old, ignore_errors=True)
+        self._loaded = self._load()
+
+    def _load(self) -> _Loaded:
+        import bm25s
+        from threadpoolctl import threadpool_limits
+
+        # One query's matrix product is small; idle BLAS threads spinning after it would
+        # steal the cores the embedder needs next (measured: 36 ms per question became 95).
+        threadpool_limits(limits=1, user_api="blas")
+
+        meta = json.loads((self.path / META_FILE).read_text())
+        with (self.path / CHUNKS_FILE).open(encoding="utf-8") as lines:
+            chunks = [_chunk_from(json.loads(line)) for line in lines]
+        bm25 = bm25s.BM25.load(str(self.path), show_progress=False) if chunks else None
+        names = sorted({c.source or "" for c in chunks})
+        return _Loaded(
+            generation=meta["generation"],
+            chunks=chunks,
+            vectors=np.load(self.path / VECTORS_FILE),
+            bm25=bm25,
+            source_names=names,
+            sources=np.array([names.index(c.source or "") for c in chunks], dtype=np.int32),
+            days=np.array([_day(c.published_at) for c in chunks], dtype=np.int64),
+        )
+
+
+def _chunk_record(chunk: Chunk) -> dict[str, Any]:
+    published = chunk.published_at
+    return {**vars(chunk), "published_at": published.isoformat() if published else None}
+
+
+def _chunk_from(record: dict[str, Any]) -> Chunk:
+    published = record["published_at"]
+    return Chunk(
+        **{**record, "published_at": datetime.fromisoformat(published) if published else None}
+    )
+
+
+def _day(published: datetime | None) -> int:
+    return published.astimezone(UTC).date().toordinal() if published else 0

@@ -1,0 +1,144 @@
+"""What a question asks for: dates and outlets read from its words, and its parts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from rag.query import plan
+from rag.types import Filters
+
+SOURCES = [
+    "TechCrunch",
+    "The Verge",
+    "Fortune",
+    "Sporting News",
+    "The Independent - Life and Style",
+    "Business Today | Latest Stock Market And Economy News India",
+]
+AS_OF = date(2025, 4, 23)  # a Wednesday
+
+
+def dates(question: str, as_of: date | None = AS_OF) -> tuple[date | None, date | None]:
+    found = plan(question, sources=SOURCES, as_of=as_of, given=Filters()).filters
+    return found.since, found.until
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until"),
+    [
+        ("What happened at the London meeting last week?", date(2025, 4, 14), date(2025, 4, 20)),
+        ("What was said this week?", date(2025, 4, 21), AS_OF),
+        ("Who spoke yesterday?", date(2025, 4, 22), date(2025, 4, 22)),
+        ("Anything today?", AS_OF, AS_OF),
+        ("What changed this month?", date(2025, 4, 1), AS_OF),
+        ("What changed last month?", date(2025, 3, 1), date(2025, 3, 31)),
+        ("News from the past month?", date(2025, 3, 24), AS_OF),
+        ("Any deals in the past 3 days?", date(2025, 4, 20), AS_OF),
+        ("Any deals in the last 2 weeks?", date(2025, 4, 9), AS_OF),
+        ("What happened last year?", date(2024, 1, 1), date(2024, 12, 31)),
+        ("Who was fired in October 2023?", date(2023, 10, 1), date(2023, 10, 31)),
+        ("Who was fired in Sept. 2023?", date(2023, 9, 1), date(2023, 9, 30)),
+        ("Who was hired during February 2024?", date(2024, 2, 1), date(2024, 2, 29)),
+        ("What happened since November 2023?", date(2023, 11, 1), None),
+        ("What happened after October 2023?", date(2023, 11, 1), None),
+        ("What happened before November 2023?", None, date(2023, 10, 31)),
+        ("What happened until October 2023?", None, date(2023, 10, 31)),
+        # Not date filters: a year alone, an event's name, a month without a year.
+        ("Who won the 2024 Super Bowl?", None, None),
+        ("What may happen in May?", None, None),
+        ("What happened in Smarch 2023?", None, None),
+    ],
+)
+def test_dates_in_the_question_become_a_filter(
+    question: str, since: date | None, until: date | None
+) -> None:
+    assert dates(question) == (since, until)
+
+
+def test_relative_dates_need_an_as_of_day() -> None:
+    assert dates("What happened last week?", as_of=None) == (None, None)
+
+
+def test_the_filter_read_is_shown_with_its_as_of_day() -> None:
+    found = plan("What happened last week?", sources=SOURCES, as_of=AS_OF, given=Filters())
+    assert found.notes == ("Dates: last week read as 2025-04-14 to 2025-04-20 (as of 2025-04-23)",)
+
+
+def test_filters_the_user_gave_win_over_the_question() -> None:
+    given = Filters(since=date(2020, 1, 1), sources=("Fortune",))
+    found = plan("What did TechCrunch say last week?", sources=SOURCES, as_of=AS_OF, given=given)
+    assert found.filters == given and found.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What did Fortune report, according to TechCrunch?", ("Fortune", "TechCrunch")),
+        ("Does the Sporting News article say so?", ("Sporting News",)),
+        ("What did The Independent write?", ("The Independent - Life and Style",)),
+        ("Did the Verge say it?", ("The Verge",)),
+        ("Was it Business Today that reported it?", (SOURCES[-1],)),
+        ("Did he make a fortune?", ()),  # a word, not the outlet
+        ("What did TechCrunchy say?", ()),
+    ],
+)
+def test_outlets_named_in_the_question_become_a_source_filter(
+    question: str, named: tuple[str, ...]
+) -> None:
+    assert plan(question, sources=SOURCES, as_of=None, given=Filters()).filters.sources == named
+
+
+def test_a_multi_outlet_question_has_one_part_per_outlet() -> None:
+    question = (
+        "Who is the subject of a criminal trial reported by TechCrunch, accused by Fortune of "
+        "secretly accessing customer funds, claimed by The Verge to have struggled with the "
+        "management of FTX, and alleged by TechCrunch to have committed fraud?"
+    )
+    parts = plan(question, sources=SOURCES, as_of=None, given=Filters()).parts
+    assert [p.filters.sources for p in parts] == [
+        ("TechCrunch",),
+        ("Fortune",),
+        ("The Verge",),
+        ("TechCrunch",),
+    ]
+    assert "secretly accessing customer funds" in parts[1].text
+    assert "committed fraud" in parts[3].text and "criminal trial" not in parts[3].text
+
+
+def test_dates_beside_an_outlet_narrow_its_part_to_that_day_or_so() -> None:
+    question = (
+        "After the Sporting News report on Tyreek Hill published on December 5, 2023, and the "
+        "Sporting News report published on December 7, 2023, did the portrayal change?"
+    )
+    parts = plan(question, sources=SOURCES, as_of=None, given=Filters()).parts
+    assert [(p.filters.since, p.filters.until, p.filters.sources) for p in parts] == [
+        (date(2023, 12, 4), date(2023, 12, 6), ("Sporting News",)),
+        (date(2023, 12, 6), date(2023, 12, 8), ("Sporting News",)),
+    ]
+    assert [p.label for p in parts] == ["Sporting News 2023-12-05", "Sporting News 2023-12-07"]
+
+
+def test_dates_without_an_outlet_beside_them_take_the_only_outlet_named() -> None:
+    question = (
+        "Is the offer reported by Sporting News consistent between the article published on "
+        "November 29, 2023, stating that new users can claim bonuses, and the article from "
+        "December 15, 2023, mentioning a welcome bonus?"
+    )
+    parts = plan(question, sources=SOURCES, as_of=None, given=Filters()).parts
+    assert [(p.filters.since, p.filters.sources) for p in parts] == [
+        (date(2023, 11, 28), ("Sporting News",)),  # the outlet and the date after it
+        (date(2023, 12, 14), ("Sporting News",)),  # a date alone
+    ]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did TechCrunch report?",  # one anchor: the filter does it, no parts
+        "Was anything published on February 30, 2023 by The Verge?",  # not a real day
+    ],
+)
+def test_a_single_anchor_makes_no_parts(question: str) -> None:
+    assert plan(question, sources=SOURCES, as_of=None, given=Filters()).parts == ()
