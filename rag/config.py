@@ -77,7 +77,7 @@ class Settings(BaseModel):
         default=30, ge=1, description="Chunks each retriever proposes per search before fusion."
     )
     max_per_article: int = Field(
-        default=2, ge=1, description="Most passages taken from one article."
+        default=3, ge=1, description="Most passages taken from one article."
     )
     since: date | None = Field(
         default=None, description="Search only articles published on or after this day."

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from rag.types import Filters
+from rag.words import terms
 
 MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name}
 MONTHS |= {name.lower(): n for n, name in enumerate(calendar.month_abbr) if name}
@@ -197,9 +198,12 @@ def _source_mentions(question: str, sources: Sequence[str]) -> list[_Anchor]:
 
 
 def _short_forms(source: str) -> list[str]:
-    """How a question may write a source: in full, the part before " - " or " | ", and each
-    without a leading "The"/"the"."""
+    """How a question may write a source: in full, without a bracketed end, the part before
+    " - " or " | ", and each without a leading "The"/"the"."""
     forms = [source.strip()]
+    bare = re.sub(r"\s*\([^)]*\)$", "", source).strip()  # "Courier (sample)" → "Courier"
+    if bare and bare not in forms:
+        forms.append(bare)
     for separator in (" - ", " | ", ": "):
         head = source.split(separator)[0].strip()
         if head and head not in forms:
@@ -226,7 +230,7 @@ def _parts(
         )
         if nearest is not None:
             anchors[anchors.index(nearest)] = _Anchor(
-                min(nearest.start, day.start), max(nearest.end, day.end), nearest.source, day.day
+                nearest.start, nearest.end, nearest.source, day.day
             )
         else:
             only = {a.source for a in sources}
@@ -238,8 +242,6 @@ def _parts(
         return ()
     parts = []
     for i, anchor in enumerate(anchors):
-        start = anchors[i - 1].end if i else 0
-        end = anchors[i + 1].start if i + 1 < len(anchors) else len(question)
         since, until = (
             (
                 anchor.day - timedelta(days=DATE_WINDOW_DAYS),
@@ -248,9 +250,16 @@ def _parts(
             if anchor.day
             else (filters.since, filters.until)
         )
-        part_sources = (anchor.source,) if anchor.source else filters.sources
+        part_filters = Filters(since, until, (anchor.source,) if anchor.source else filters.sources)
         label = " ".join(str(x) for x in (anchor.source, anchor.day) if x)
-        parts.append(
-            Part(question[start:end].strip(" ,;?"), Filters(since, until, part_sources), label)
-        )
+        # Its claim is the words before it ("..., according to Fortune") or after it
+        # ("accused by Fortune of ..."): each is searched within this anchor's outlet and day.
+        ahead = question[anchors[i - 1].end if i else 0 : anchor.start]
+        behind = question[
+            anchor.end : anchors[i + 1].start if i + 1 < len(anchors) else len(question)
+        ]
+        name = question[anchor.start : anchor.end]
+        for words in (ahead, behind):
+            if len(terms(words)) >= 2:
+                parts.append(Part(f"{words.strip(' ,;?')} {name}", part_filters, label))
     return tuple(parts)

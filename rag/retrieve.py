@@ -3,9 +3,10 @@
 Each search (the whole question, and each part of a multi-hop question, see `rag.query`)
 takes the best `candidates` chunks of both retrievers that pass its filters and scores every
 one of them by both: BM25 over the best BM25 score and cosine similarity rescaled to the
-candidates' range, mixed as `bm25_weight` : 1 - `bm25_weight`. The parts' lists are then
-interleaved with the whole question's (the best of each in turn), at most
-`max_per_article` passages come from one article, and near-copies of a passage are dropped.
+candidates' range, mixed as `bm25_weight` : 1 - `bm25_weight`. Dense similarity is always
+to the whole question (one embedding per question); the parts differ in their words and
+filters. The searches' lists are merged by reciprocal rank, at most `max_per_article`
+passages come from one article, and near-copies of a passage are dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from rag.search_index import SearchIndex
 from rag.types import Passage
 
 Method = Literal["hybrid", "dense", "bm25"]
+RANK_CONSTANT = 1
+"""Reciprocal-rank merging of the searches: 1 favours each search's first few chunks (chosen
+on MultiHop-RAG dev questions; 60, the usual constant, flattens them)."""
 NEAR_COPY = 0.8
 """Passages sharing more than this share of their words (Jaccard) are near-copies."""
 
@@ -48,7 +52,7 @@ def retrieve(
     plan: Plan, *, index: SearchIndex, embedder: Embedder, k: int, tuning: Tuning
 ) -> list[Passage]:
     """The `k` best passages for `plan`, best first; empty when nothing passes its filters."""
-    searches = [*plan.parts, Part(plan.question, plan.filters, "")]
+    searches = [Part(plan.question, plan.filters, ""), *plan.parts]
     if tuning.method == "bm25":
         cosines = [None] * len(searches)
     else:
@@ -129,14 +133,15 @@ def _top(scores: np.ndarray, n: int) -> list[int]:
 
 
 def _merge(lists: Sequence[list[_Hit]]) -> list[_Hit]:
-    """The lists interleaved: the best of each in turn, then the second of each...; each
-    chunk once, at its first place."""
-    merged: dict[int, _Hit] = {}
-    for rank in range(max((len(hits) for hits in lists), default=0)):
-        for hits in lists:
-            if rank < len(hits):
-                merged.setdefault(hits[rank].row, hits[rank])
-    return list(merged.values())
+    """The searches' lists as one: each chunk scores 1 / (RANK_CONSTANT + rank) in every list
+    that has it, summed; first the whole question's list, so it wins ties."""
+    scores: dict[int, float] = {}
+    first: dict[int, _Hit] = {}
+    for hits in lists:
+        for rank, hit in enumerate(hits):
+            scores[hit.row] = scores.get(hit.row, 0.0) + 1 / (RANK_CONSTANT + rank)
+            first.setdefault(hit.row, hit)
+    return [first[row] for row in sorted(scores, key=lambda row: -scores[row])]
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

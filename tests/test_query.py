@@ -16,6 +16,7 @@ SOURCES = [
     "Sporting News",
     "The Independent - Life and Style",
     "Business Today | Latest Stock Market And Economy News India",
+    "Port Courier (sample)",
 ]
 AS_OF = date(2025, 4, 23)  # a Wednesday
 
@@ -79,7 +80,8 @@ def test_filters_the_user_gave_win_over_the_question() -> None:
         ("Does the Sporting News article say so?", ("Sporting News",)),
         ("What did The Independent write?", ("The Independent - Life and Style",)),
         ("Did the Verge say it?", ("The Verge",)),
-        ("Was it Business Today that reported it?", (SOURCES[-1],)),
+        ("Was it Business Today that reported it?", (SOURCES[5],)),
+        ("What did the Port Courier say?", ("Port Courier (sample)",)),
         ("Did he make a fortune?", ()),  # a word, not the outlet
         ("What did TechCrunchy say?", ()),
     ],
@@ -90,21 +92,28 @@ def test_outlets_named_in_the_question_become_a_source_filter(
     assert plan(question, sources=SOURCES, as_of=None, given=Filters()).filters.sources == named
 
 
-def test_a_multi_outlet_question_has_one_part_per_outlet() -> None:
+def test_a_multi_outlet_question_searches_the_words_around_each_outlet_within_it() -> None:
     question = (
         "Who is the subject of a criminal trial reported by TechCrunch, accused by Fortune of "
         "secretly accessing customer funds, claimed by The Verge to have struggled with the "
         "management of FTX, and alleged by TechCrunch to have committed fraud?"
     )
     parts = plan(question, sources=SOURCES, as_of=None, given=Filters()).parts
-    assert [p.filters.sources for p in parts] == [
-        ("TechCrunch",),
-        ("Fortune",),
-        ("The Verge",),
-        ("TechCrunch",),
+    outlets = [p.filters.sources[0] for p in parts]
+    # The words before an outlet, and those after it up to the next one (unless there is
+    # less than two words' worth: ", accused by" is not a claim).
+    assert outlets == [
+        "TechCrunch",
+        "Fortune",
+        "The Verge",
+        "The Verge",
+        "TechCrunch",
+        "TechCrunch",
     ]
-    assert "secretly accessing customer funds" in parts[1].text
-    assert "committed fraud" in parts[3].text and "criminal trial" not in parts[3].text
+    assert parts[0].text.startswith("Who is the subject of a criminal trial reported by")
+    assert parts[1].text.startswith("of secretly accessing customer funds")
+    assert "committed fraud" in parts[-1].text and "criminal trial" not in parts[-1].text
+    assert all(p.text.endswith(p.filters.sources[0]) for p in parts)
 
 
 def test_dates_beside_an_outlet_narrow_its_part_to_that_day_or_so() -> None:
@@ -113,11 +122,13 @@ def test_dates_beside_an_outlet_narrow_its_part_to_that_day_or_so() -> None:
         "Sporting News report published on December 7, 2023, did the portrayal change?"
     )
     parts = plan(question, sources=SOURCES, as_of=None, given=Filters()).parts
-    assert [(p.filters.since, p.filters.until, p.filters.sources) for p in parts] == [
+    searched = [(p.filters.since, p.filters.until, p.filters.sources) for p in parts]
+    assert list(dict.fromkeys(searched)) == [
         (date(2023, 12, 4), date(2023, 12, 6), ("Sporting News",)),
         (date(2023, 12, 6), date(2023, 12, 8), ("Sporting News",)),
     ]
-    assert [p.label for p in parts] == ["Sporting News 2023-12-05", "Sporting News 2023-12-07"]
+    labels = list(dict.fromkeys(p.label for p in parts))
+    assert labels == ["Sporting News 2023-12-05", "Sporting News 2023-12-07"]
 
 
 def test_dates_without_an_outlet_beside_them_take_the_only_outlet_named() -> None:
@@ -127,7 +138,7 @@ def test_dates_without_an_outlet_beside_them_take_the_only_outlet_named() -> Non
         "December 15, 2023, mentioning a welcome bonus?"
     )
     parts = plan(question, sources=SOURCES, as_of=None, given=Filters()).parts
-    assert [(p.filters.since, p.filters.sources) for p in parts] == [
+    assert list(dict.fromkeys((p.filters.since, p.filters.sources) for p in parts)) == [
         (date(2023, 11, 28), ("Sporting News",)),  # the outlet and the date after it
         (date(2023, 12, 14), ("Sporting News",)),  # a date alone
     ]

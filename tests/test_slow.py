@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from conftest import REPO
@@ -126,3 +127,29 @@ def test_eval_of_three_questions_with_the_real_models(env: dict[str, str], tmp_p
     assert overall["n"] == 3 and "strict" in overall and "hits@10" in overall
     assert report["metrics"]["speed"]["tokens_per_s"] > 0
     assert len((out / "per_query.jsonl").read_text().splitlines()) == 3
+
+
+def search(env: dict[str, str], *args: str) -> dict[str, Any]:
+    result = rag(env, "search", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return cast(dict[str, Any], json.loads(result.stdout))
+
+
+def test_search_reads_dates_and_outlets_on_the_default_corpus(env: dict[str, str]) -> None:
+    assert rag(env, "ingest", str(default_corpus())).returncode == 0
+    # "last month", counted from the newest article (2025-04-23): March 2025 only.
+    found = search(env, "What happened to the Harbour Bridge last month?")
+    assert found["notes"] == [
+        "Dates: last month read as 2025-03-01 to 2025-03-31 (as of 2025-04-23)"
+    ]
+    days = {p["published_at"][:10] for p in found["passages"]}
+    assert days and days <= {"2025-03-03", "2025-03-17"}, days
+    # An outlet named in the question, in its short form: only its articles.
+    found = search(env, "What did the Alder Valley Courier report about the bridge?")
+    assert {p["source"] for p in found["passages"]} == {"Alder Valley Courier (sample)"}
+    assert found["passages"][0]["found_by"] in ("bm25+dense", "bm25", "dense")
+    # Without either, the most relevant passage is about the final cost, found by both.
+    found = search(env, "What did the Harbour Bridge repairs finally cost?", "--k", "3")
+    titles = [p["title"] for p in found["passages"]]
+    assert "Harbour Bridge reopens to all traffic" in titles, titles
+    assert found["notes"] == []
