@@ -20,7 +20,7 @@ import numpy as np
 from rag.index import Embedder
 from rag.query import Part, Plan
 from rag.search_index import SearchIndex
-from rag.types import Passage
+from rag.types import Filters, Passage
 
 Method = Literal["hybrid", "dense", "bm25"]
 RANK_CONSTANT = 1
@@ -53,18 +53,25 @@ def retrieve(
 ) -> list[Passage]:
     """The `k` best passages for `plan`, best first; empty when nothing passes its filters."""
     searches = [Part(plan.question, plan.filters, ""), *plan.parts]
-    if tuning.method == "bm25":
-        cosines = [None] * len(searches)
-    else:
+    cosine = None
+    if tuning.method != "bm25":
         # One vector, the whole question's: each part ranks its outlet's chunks by it, and
         # by BM25 on the part's own words (embedding each part too would triple the cost).
         cosine = index.cosine(embedder.embed_queries([plan.question]))[0]
-        cosines = [cosine] * len(searches)
+    # Parts share filters (the words before and after one outlet): what depends only on
+    # the filters (which chunks pass, the best of them by the one vector) is done once.
+    allowed: dict[Filters, tuple[np.ndarray, list[int]]] = {}
+    for part in searches:
+        if part.filters not in allowed:
+            mask = index.mask(part.filters)
+            dense_rows = (
+                _top(np.where(mask, cosine, -np.inf), tuning.candidates)
+                if cosine is not None and mask.any()
+                else []
+            )
+            allowed[part.filters] = mask, dense_rows
     ranked = _merge(
-        [
-            _search(part, cosine, index, tuning)
-            for part, cosine in zip(searches, cosines, strict=True)
-        ]
+        [_search(part, cosine, *allowed[part.filters], index, tuning) for part in searches]
     )
     chosen: list[Passage] = []
     per_article: dict[str, int] = {}
@@ -85,16 +92,18 @@ def retrieve(
 
 
 def _search(
-    part: Part, cosine: np.ndarray | None, index: SearchIndex, tuning: Tuning
+    part: Part,
+    cosine: np.ndarray | None,
+    allowed: np.ndarray,
+    dense_rows: list[int],
+    index: SearchIndex,
+    tuning: Tuning,
 ) -> list[_Hit]:
-    """One search, fused: its hits, best first."""
+    """One search, fused: its hits, best first. `allowed` marks the chunks that pass its
+    filters and `dense_rows` are the best of them by `cosine`."""
     label = f" · {part.label}" if part.label else ""
-    allowed = index.mask(part.filters)
     if not allowed.any():
         return []
-    dense_rows: list[int] = []
-    if cosine is not None:
-        dense_rows = _top(np.where(allowed, cosine, -np.inf), tuning.candidates)
     bm25_rows: list[int] = []
     bm25 = None
     if tuning.method != "dense":
