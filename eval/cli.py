@@ -7,9 +7,9 @@ import importlib.util
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from rag.cli import SEARCH_SETTINGS, add_setting_flags
 from rag.config import Settings
@@ -24,16 +24,14 @@ EXAMPLE = """example:
   rag eval compare runs/a runs/b"""
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    parser = commands.add_parser(
+def register(command: Callable[..., argparse.ArgumentParser]) -> None:
+    parser = command(
         "eval",
-        parents=[common],
-        help="Score the pipeline on a question set (retrieval, answers, citations, speed).",
+        "Score the pipeline on a question set (retrieval, answers, citations, speed).",
         description="Run the real pipeline on a question set and write a report: "
         "report.json, report.md, per_query.jsonl and PNG plots. "
         "`rag eval compare A B` compares two reports.",
         epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "compare",

@@ -88,13 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"newsrag {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, help: str, *, description: str | None = None, epilog: str | None = None
+    ) -> argparse.ArgumentParser:
         return commands.add_parser(
             name,
             parents=[common],
             help=help,
-            description=help,
-            epilog=EXAMPLES[name],
+            description=description or help,
+            epilog=epilog or EXAMPLES[name],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
@@ -149,9 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("--source", help="delete every article of this source")
     remove.set_defaults(handler=_remove)
 
-    # Commands that live outside `rag` (such as `rag eval`) register through entry points.
+    # Commands that live outside `rag` (such as `rag eval`) register through entry points:
+    # each gets `command` to make its parser with the common flags.
     for entry_point in entry_points(group="newsrag.commands"):
-        entry_point.load()(commands, common)
+        entry_point.load()(command)
     return parser
 
 

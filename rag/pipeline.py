@@ -200,7 +200,7 @@ class Pipeline:
                 if entry.id not in seen and not Path(entry.file).exists()
             ]
             copies_gone = sum(self.manifest.drop_copies_gone(f, keep=seen) for f in folders)
-            self.remove(gone)
+            self._remove(gone)
             outcomes["removed"] = len(gone) + copies_gone
         if self.manifest.generation() != generation:
             self.index.sync(self.store, self.manifest.generation())
@@ -235,7 +235,7 @@ class Pipeline:
         first_of_body[body] = twin  # the id that holds this text
         if twin != article.id:
             if entry is not None:  # it had a text of its own before: drop that
-                self.remove([article.id])
+                self._remove([article.id])
             self.manifest.add_copy(twin, article)
             return "copy", 0
         self.manifest.begin(article, content_hash=content, body_hash=body)
@@ -251,14 +251,19 @@ class Pipeline:
         return ("changed" if entry is not None else "new"), written
 
     def remove(self, article_ids: Sequence[str]) -> None:
+        """Delete these articles, then bring the search index up to date."""
+        self._remove(article_ids)
+        self.index.sync(self.store, self.manifest.generation())
+
+    def _remove(self, article_ids: Sequence[str]) -> None:
         """Delete these articles: marked pending first, so that an interrupted removal
-        leaves nothing that looks whole; then their chunks; then their manifest entries."""
+        leaves nothing that looks whole; then their chunks; then their manifest entries.
+        The search index is left to the caller (an ingest rebuilds it once, at its end)."""
         self.manifest.mark_pending(article_ids)
         self.store.remove_articles(article_ids)
         for article_id in article_ids:
             self._rehome_copies(article_id)
         self.manifest.remove(article_ids)
-        self.index.sync(self.store, self.manifest.generation())
 
     def _rehome_copies(self, holder: str, *, unless_body: str | None = None) -> None:
         """Index in their own right the copies of `holder`, which no longer holds their text

@@ -217,8 +217,10 @@ def _short_forms(source: str) -> list[str]:
 def _parts(
     question: str, sources: list[_Anchor], days: list[_Anchor], filters: Filters
 ) -> tuple[Part, ...]:
-    """One part per outlet mention; a date next to an outlet joins it, a date on its own is a
-    part of the one outlet named (if only one is). A single anchor needs no parts."""
+    """Up to two parts per anchor (an outlet mention, or a date): the words before it and
+    the words after it, each searched within its outlet and day. A date next to an outlet
+    joins it; a date on its own takes the one outlet named (if only one is). A single anchor
+    needs no parts."""
     anchors = list(sources)
     for day in days:
         free = [a for a in anchors if a.day is None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
-from typing import Any
+from collections.abc import Callable
 
 from rag.cli import SEARCH_SETTINGS, add_setting_flags
 from rag.config import Settings
@@ -15,15 +15,13 @@ EXAMPLE = """example:
   rag serve --host 0.0.0.0 --port 8080 --auth alice:s3cret"""
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    parser = commands.add_parser(
+def register(command: Callable[..., argparse.ArgumentParser]) -> None:
+    parser = command(
         "serve",
-        parents=[common],
-        help="Chat with the index in a browser.",
+        "Chat with the index in a browser.",
         description="Serve the chat page: answers with clickable citations, date and source "
         "filters, and a tab to add articles.",
         epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
