@@ -11,6 +11,9 @@ News questions name outlets and dates: "Did TechCrunch report ... before The Ver
 - Each outlet or full date the question names ("published on October 7, 2023") is the anchor
   of a part: the text around it, searched within that outlet (and a day either side of that
   date), so that evidence for every part of the question is found.
+- Its claims: the question cut at clause boundaries (commas, "and", "while", "but", ...),
+  each searched on its own within the outlets and day it names (or the question's), so that
+  a question joining three reports finds each report's sentence, not three of the likeliest.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ RELATIVE = re.compile(
 )
 DATE_WINDOW_DAYS = 1
 """A part anchored on a date searches that day give or take this many days."""
+CLAUSE_BREAK = re.compile(
+    r"\s*(?:[,;:?]|\b(?:and|while|whereas|but|or|as well as|not only)\b)\s*", re.IGNORECASE
+)
+CLAIM_TERMS = 3
+"""A clause with fewer content words than this (outlet names aside) joins the one before it."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,9 @@ class Plan:
     question: str
     filters: Filters
     parts: tuple[Part, ...] = ()
+    """The words around each outlet or date the question names (none if it names one)."""
+    claims: tuple[Part, ...] = ()
+    """Its clauses (none if it has one)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -94,8 +105,10 @@ def plan(question: str, *, sources: Sequence[str], as_of: date | None, given: Fi
     if named and not given.sources:
         notes.append("Sources named in the question: " + ", ".join(named))
     filters = Filters(since, until, chosen)
-    parts = _parts(question, mentions, _full_dates(question), filters)
-    return Plan(question, filters, parts, tuple(notes))
+    days = _full_dates(question)
+    parts = _parts(question, mentions, days, filters)
+    claims = _claims(question, mentions, days, filters)
+    return Plan(question, filters, parts, claims, tuple(notes))
 
 
 def _as_of(said: str, as_of: date | None) -> str:
@@ -265,3 +278,52 @@ def _parts(
             if len(terms(words)) >= 2:
                 parts.append(Part(f"{words.strip(' ,;?')} {name}", part_filters, label))
     return tuple(parts)
+
+
+def _claims(
+    question: str, sources: list[_Anchor], days: list[_Anchor], filters: Filters
+) -> tuple[Part, ...]:
+    """The question's clauses, each with at least `CLAIM_TERMS` content words, searched
+    within the outlets and the day each one names, else within the question's `filters`."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for gap in [*CLAUSE_BREAK.finditer(question), None]:
+        end = gap.start() if gap else len(question)
+        if end > start:
+            spans.append((start, end))
+        start = gap.end() if gap else end
+
+    def words(span: tuple[int, int]) -> int:
+        text = question[span[0] : span[1]]
+        for name in sources:
+            if span[0] <= name.start < span[1]:
+                text = text.replace(question[name.start : name.end], " ")
+        return len(terms(text))
+
+    clauses: list[tuple[int, int]] = []
+    for span in spans:
+        if clauses and words(clauses[-1]) < CLAIM_TERMS:
+            clauses[-1] = (clauses[-1][0], span[1])
+        else:
+            clauses.append(span)
+    if len(clauses) > 1 and words(clauses[-1]) < CLAIM_TERMS:
+        last = clauses.pop()
+        clauses[-1] = (clauses[-1][0], last[1])
+    if len(clauses) < 2:
+        return ()
+    claims = []
+    for n, (start, end) in enumerate(clauses, start=1):
+        named = tuple(
+            dict.fromkeys(
+                a.source
+                for a in sources
+                if a.source in filters.sources and start <= a.start < end  # the user's win
+            )
+        )
+        day = next((d.day for d in days if start <= d.start < end), None)
+        window = timedelta(days=DATE_WINDOW_DAYS)
+        since, until = (day - window, day + window) if day else (filters.since, filters.until)
+        claims.append(
+            Part(question[start:end], Filters(since, until, named or filters.sources), f"claim {n}")
+        )
+    return tuple(claims)

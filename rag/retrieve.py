@@ -1,12 +1,17 @@
 """Find the passages for a question: dense and BM25 search fused, for each part of it.
 
-Each search (the whole question, and each part of a multi-hop question, see `rag.query`)
-takes the best `candidates` chunks of both retrievers that pass its filters and scores every
-one of them by both: BM25 over the best BM25 score and cosine similarity rescaled to the
-candidates' range, mixed as `bm25_weight` : 1 - `bm25_weight`. Dense similarity is always
-to the whole question (one embedding per question); the parts differ in their words and
-filters. The searches' lists are merged by reciprocal rank, at most `max_per_article`
-passages come from one article, and near-copies of a passage are dropped.
+Each search (the whole question, and each part and claim of it, see `rag.query`) takes the
+best `candidates` chunks of both retrievers that pass its filters and scores every one of
+them by both, mixed as `bm25_weight` : 1 - `bm25_weight`:
+
+- lexical: the chunk's BM25 plus `SENTENCE_WEIGHT` times the BM25 of its best sentence,
+  each over its best score among all chunks, then over the best of the candidates;
+- dense: cosine similarity rescaled to the candidates' range. It is always to the whole
+  question (one embedding per question); the parts differ in their words and filters.
+
+The searches' lists are merged by reciprocal rank. At most `max_per_article` passages come
+from one article, a passage mostly overlapping one already chosen from its article is
+skipped, and near-copies of a passage are dropped.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 from rag.index import Embedder
 from rag.query import Part, Plan
 from rag.search_index import SearchIndex
-from rag.types import Filters, Passage
+from rag.types import Chunk, Filters, Passage
 
 Method = Literal["hybrid", "dense", "bm25"]
 RANK_CONSTANT = 1
@@ -28,6 +33,12 @@ RANK_CONSTANT = 1
 on MultiHop-RAG dev questions; 60, the usual constant, flattens them)."""
 NEAR_COPY = 0.8
 """Passages sharing more than this share of their words (Jaccard) are near-copies."""
+SENTENCE_WEIGHT = 0.5
+"""Weight of a chunk's best sentence in its lexical score (chosen on MultiHop-RAG dev
+questions: it picks, among an article's overlapping chunks, the one holding a claim's
+sentence whole)."""
+OVERLAP = 0.6
+"""Passages of one article sharing more than this share of the shorter one's text overlap."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +63,17 @@ def retrieve(
     plan: Plan, *, index: SearchIndex, embedder: Embedder, k: int, tuning: Tuning
 ) -> list[Passage]:
     """The `k` best passages for `plan`, best first; empty when nothing passes its filters."""
-    searches = [Part(plan.question, plan.filters, ""), *plan.parts]
+    searches = [Part(plan.question, plan.filters, ""), *plan.parts, *plan.claims]
     cosine = None
     if tuning.method != "bm25":
         # One vector, the whole question's: each part ranks its outlet's chunks by it, and
         # by BM25 on the part's own words (embedding each part too would triple the cost).
         cosine = index.cosine(embedder.embed_queries([plan.question]))[0]
+    lexical = (
+        {part.text: _lexical(index, part.text) for part in searches}
+        if tuning.method != "dense"
+        else {}
+    )
     # Parts share filters (the words before and after one outlet): what depends only on
     # the filters (which chunks pass, the best of them by the one vector) is done once.
     allowed: dict[Filters, tuple[np.ndarray, list[int]]] = {}
@@ -71,19 +87,23 @@ def retrieve(
             )
             allowed[part.filters] = mask, dense_rows
     ranked = _merge(
-        [_search(part, cosine, *allowed[part.filters], index, tuning) for part in searches]
+        [
+            _search(part, cosine, lexical.get(part.text), *allowed[part.filters], tuning)
+            for part in searches
+        ]
     )
     chosen: list[Passage] = []
-    per_article: dict[str, int] = {}
+    per_article: dict[str, list[Chunk]] = {}
     seen_words: list[set[str]] = []
     for hit in ranked:
         chunk = index.chunks[hit.row]
-        if per_article.get(chunk.article_id, 0) >= tuning.max_per_article:
+        same = per_article.setdefault(chunk.article_id, [])
+        if len(same) >= tuning.max_per_article or any(_overlap(chunk, c) > OVERLAP for c in same):
             continue
         words = index.words(hit.row)
         if any(_jaccard(words, other) > NEAR_COPY for other in seen_words):
             continue
-        per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
+        same.append(chunk)
         seen_words.append(words)
         chosen.append(Passage(chunk, hit.score, hit.found_by))
         if len(chosen) == k:
@@ -94,20 +114,19 @@ def retrieve(
 def _search(
     part: Part,
     cosine: np.ndarray | None,
+    bm25: np.ndarray | None,
     allowed: np.ndarray,
     dense_rows: list[int],
-    index: SearchIndex,
     tuning: Tuning,
 ) -> list[_Hit]:
-    """One search, fused: its hits, best first. `allowed` marks the chunks that pass its
-    filters and `dense_rows` are the best of them by `cosine`."""
+    """One search, fused: its hits, best first. `cosine` and `bm25` (its lexical score) score
+    every chunk, `allowed` marks the chunks that pass its filters and `dense_rows` are the
+    best of them by `cosine`."""
     label = f" · {part.label}" if part.label else ""
     if not allowed.any():
         return []
     bm25_rows: list[int] = []
-    bm25 = None
-    if tuning.method != "dense":
-        bm25 = index.bm25(part.text)
+    if bm25 is not None:
         bm25_rows = _top(np.where(allowed & (bm25 > 0), bm25, -np.inf), tuning.candidates)
     if tuning.method == "dense":
         assert cosine is not None
@@ -121,15 +140,26 @@ def _search(
     dense = cosine[rows]
     dense = (dense - dense.min()) / (float(dense.max() - dense.min()) or 1.0)
     fused = tuning.bm25_weight * lexical + (1 - tuning.bm25_weight) * dense
-    in_dense, in_bm25 = set(dense_rows), set(bm25_rows)
-    hits = []
-    for row, score in zip(rows, fused, strict=True):
-        found = [
-            name for name, hit in (("bm25", row in in_bm25), ("dense", row in in_dense)) if hit
-        ]
-        hits.append(_Hit(row, float(score), "+".join(found) + label))
+    names = {row: "dense" + label for row in dense_rows}
+    names |= {row: ("bm25+dense" if row in names else "bm25") + label for row in bm25_rows}
+    hits = [_Hit(row, float(score), names[row]) for row, score in zip(rows, fused, strict=True)]
     hits.sort(key=lambda h: -h.score)
     return hits
+
+
+def _lexical(index: SearchIndex, text: str) -> np.ndarray:
+    """Every chunk's BM25 for `text`, plus `SENTENCE_WEIGHT` times its best sentence's, each
+    over its best score."""
+    chunks, sentences = index.bm25(text), index.sentence_bm25(text)
+    return chunks / (float(chunks.max(initial=0.0)) or 1.0) + SENTENCE_WEIGHT * sentences / (
+        float(sentences.max(initial=0.0)) or 1.0
+    )
+
+
+def _overlap(a: Chunk, b: Chunk) -> float:
+    """Share of the shorter chunk's text that the two share (same article assumed)."""
+    shared = min(a.char_end, b.char_end) - max(a.char_start, b.char_start)
+    return max(shared, 0) / (min(a.char_end - a.char_start, b.char_end - b.char_start) or 1)
 
 
 def _top(scores: np.ndarray, n: int) -> list[int]:

@@ -3,18 +3,23 @@
 Chroma is where chunks and vectors are kept; this is derived from it, saved in
 `data_dir/search/`, and rebuilt whenever the manifest's generation (a counter that every
 finished write or removal bumps) differs from the one it was built at: after an ingest,
-after a removal, and after a crash or another process's ingest left it behind. Searching in
+after a removal, and after a crash or another process's ingest left it behind; and when it
+was built by a version of newsrag that laid it out otherwise. Searching in
 memory is exact (every vector is compared) and costs a millisecond or two for tens of
 thousands of chunks, whatever the filters.
 
 BM25 reads each chunk with a header of its title, source and date, so that "the TechCrunch
-article of October 7, 2023" finds it by words alone.
+article of October 7, 2023" finds it by words alone. A second BM25 index reads each sentence
+on its own, so that a chunk can also be scored by its one sentence that best matches a claim:
+overlapping chunks of an article share most words, and the one holding the whole sentence is
+the one to show.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +39,12 @@ if TYPE_CHECKING:
 META_FILE = "meta.json"
 CHUNKS_FILE = "chunks.jsonl"
 VECTORS_FILE = "vectors.npy"
+LAYOUT = 2
+"""Bumped whenever what is saved changes (2: sentences)."""
+SENTENCES_DIR = "sentences"
+MEMBERS_FILE = "sentence_members.npz"
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+|\s*\n\s*")
+"""Where a sentence ends: after . ! or ? (and any closing quote or bracket), or a line break."""
 
 
 def lexical_text(chunk: Chunk) -> str:
@@ -49,6 +60,11 @@ class _Loaded:
     chunks: list[Chunk]
     vectors: Vectors
     bm25: Any
+    sentence_bm25: Any
+    members: np.ndarray
+    """The sentences of every chunk, one chunk after another (indexes into `sentence_bm25`)."""
+    member_starts: np.ndarray
+    """Where each chunk's sentences start in `members`."""
     source_names: list[str]
     sources: np.ndarray
     """Each chunk's source as an index into `source_names`."""
@@ -70,7 +86,7 @@ class SearchIndex:
         if self._loaded is not None and self._loaded.generation == generation:
             return
         meta = self.path / META_FILE
-        if meta.is_file() and json.loads(meta.read_text())["generation"] == generation:
+        if meta.is_file() and json.loads(meta.read_text()) == _meta(generation):
             self._loaded = self._load()
             return
         self._build(*store.everything(), generation)
@@ -94,6 +110,16 @@ class SearchIndex:
         if not words:
             return np.zeros(len(loaded.chunks), dtype=np.float32)
         return np.asarray(loaded.bm25.get_scores(words), dtype=np.float32)
+
+    def sentence_bm25(self, query: str) -> np.ndarray:
+        """For every chunk, the BM25 score for `query` of its best-matching sentence."""
+        loaded = self._require()
+        vocab = loaded.sentence_bm25.vocab_dict if loaded.sentence_bm25 is not None else {}
+        words = [w for w in terms(query) if w in vocab]
+        if not words:
+            return np.zeros(len(loaded.chunks), dtype=np.float32)
+        scores = np.asarray(loaded.sentence_bm25.get_scores(words), dtype=np.float32)
+        return np.maximum.reduceat(scores[loaded.members], loaded.member_starts)
 
     def mask(self, filters: Filters) -> np.ndarray:
         """True for the chunks that pass `filters`."""
@@ -139,11 +165,20 @@ class SearchIndex:
             bm25 = bm25s.BM25()
             bm25.index([terms(lexical_text(c)) or ["_"] for c in chunks], show_progress=False)
             bm25.save(str(fresh), show_progress=False)
+            sentences, members = _sentences(chunks)
+            by_sentence = bm25s.BM25()
+            by_sentence.index([terms(s) or ["_"] for s in sentences], show_progress=False)
+            by_sentence.save(str(fresh / SENTENCES_DIR), show_progress=False)
+            np.savez(
+                fresh / MEMBERS_FILE,
+                members=np.concatenate(members),
+                starts=np.cumsum([0] + [len(m) for m in members[:-1]]),
+            )
         np.save(fresh / VECTORS_FILE, np.asarray(vectors, dtype=np.float32))
         with (fresh / CHUNKS_FILE).open("w", encoding="utf-8") as out:
             for chunk in chunks:
                 out.write(json.dumps(_chunk_record(chunk), ensure_ascii=False) + "\n")
-        (fresh / META_FILE).write_text(json.dumps({"generation": generation}))
+        (fresh / META_FILE).write_text(json.dumps(_meta(generation)))
         # Swap folders: a crash in between leaves no index, or the old one; both get rebuilt.
         old = self.path.with_name(f"{self.path.name}.old-{os.getpid()}")
         if self.path.exists():
@@ -163,17 +198,56 @@ class SearchIndex:
         meta = json.loads((self.path / META_FILE).read_text())
         with (self.path / CHUNKS_FILE).open(encoding="utf-8") as lines:
             chunks = [_chunk_from(json.loads(line)) for line in lines]
-        bm25 = bm25s.BM25.load(str(self.path), show_progress=False) if chunks else None
+        bm25 = by_sentence = None
+        members = starts = np.zeros(0, dtype=np.int64)
+        if chunks:
+            bm25 = bm25s.BM25.load(str(self.path), show_progress=False)
+            by_sentence = bm25s.BM25.load(str(self.path / SENTENCES_DIR), show_progress=False)
+            with np.load(self.path / MEMBERS_FILE) as saved:
+                members, starts = saved["members"], saved["starts"]
         names = sorted({c.source or "" for c in chunks})
         return _Loaded(
             generation=meta["generation"],
             chunks=chunks,
             vectors=np.load(self.path / VECTORS_FILE),
             bm25=bm25,
+            sentence_bm25=by_sentence,
+            members=members,
+            member_starts=starts,
             source_names=names,
             sources=np.array([names.index(c.source or "") for c in chunks], dtype=np.int32),
             days=np.array([_day(c.published_at) for c in chunks], dtype=np.int64),
         )
+
+
+def _meta(generation: int) -> dict[str, int]:
+    return {"generation": generation, "layout": LAYOUT}
+
+
+def _sentences(chunks: Sequence[Chunk]) -> tuple[list[str], list[np.ndarray]]:
+    """The distinct sentences of `chunks` (overlapping chunks share them: a sentence is its
+    article and place in it), and the ones each chunk holds. A chunk's first and last
+    sentence may be cut short by the chunk's edge."""
+    sentences: list[str] = []
+    seen: dict[tuple[str, int, int], int] = {}
+    members = []
+    for chunk in chunks:
+        spans: list[tuple[int, int]] = []
+        start = 0
+        for gap in [*SENTENCE_BREAK.finditer(chunk.text), None]:
+            end = gap.start() if gap else len(chunk.text)
+            if end > start or (not spans and gap is None):
+                spans.append((start, end))
+            start = gap.end() if gap else end
+        held = []
+        for start, end in spans:
+            key = (chunk.article_id, chunk.char_start + start, chunk.char_start + end)
+            if key not in seen:
+                seen[key] = len(sentences)
+                sentences.append(chunk.text[start:end])
+            held.append(seen[key])
+        members.append(np.array(held, dtype=np.int64))
+    return sentences, members
 
 
 def _chunk_record(chunk: Chunk) -> dict[str, Any]:

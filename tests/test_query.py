@@ -153,3 +153,52 @@ def test_dates_without_an_outlet_beside_them_take_the_only_outlet_named() -> Non
 )
 def test_a_single_anchor_makes_no_parts(question: str) -> None:
     assert plan(question, sources=SOURCES, as_of=None, given=Filters()).parts == ()
+
+
+def claims(question: str, given: Filters | None = None) -> list[tuple[str, tuple[str, ...]]]:
+    found = plan(question, sources=SOURCES, as_of=None, given=given or Filters()).claims
+    return [(c.text, c.filters.sources) for c in found]
+
+
+def test_a_question_is_cut_into_its_claims_each_searched_within_the_outlets_it_names() -> None:
+    question = (
+        "Which company, covered by TechCrunch, invests billions in its default search deal, "
+        "faces scrutiny over app store fees and is accused by Fortune of hurting publishers?"
+    )
+    named = ("TechCrunch", "Fortune")
+    assert claims(question) == [
+        # Too few words of their own ("company", "covered"): joined to the next clause.
+        (
+            "Which company, covered by TechCrunch, invests billions in its default search deal",
+            ("TechCrunch",),
+        ),
+        ("faces scrutiny over app store fees", named),
+        ("is accused by Fortune of hurting publishers", ("Fortune",)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who won the harbour race?",  # one clause
+        "Who won, and when?",  # no clause has three words of its own
+    ],
+)
+def test_a_question_of_one_claim_has_no_claims(question: str) -> None:
+    assert claims(question) == []
+
+
+def test_a_claim_naming_a_date_searches_around_it_and_the_users_sources_win() -> None:
+    question = (
+        "Did the Sporting News report on the Dolphins published on December 5, 2023, "
+        "agree with what TechCrunch said about the league's streaming deal?"
+    )
+    found = plan(question, sources=SOURCES, as_of=None, given=Filters()).claims
+    assert (found[0].filters.since, found[0].filters.until) == (
+        date(2023, 12, 4),
+        date(2023, 12, 6),
+    )
+    assert found[0].filters.sources == ("Sporting News",)
+    assert found[-1].filters.sources == ("TechCrunch",)
+    mine = Filters(sources=("The Verge",))
+    assert {sources for _, sources in claims(question, mine)} == {("The Verge",)}

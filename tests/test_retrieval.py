@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ from conftest import KeywordEmbedder, write
 
 from rag.config import Settings
 from rag.pipeline import Pipeline
+from rag.retrieve import OVERLAP, _overlap
 
 
 def dump(path: Path, *stories: tuple[str, str, str]) -> Path:
@@ -170,3 +172,76 @@ def test_each_outlet_a_question_names_gets_its_own_search(
     result = pipeline.search(question, k=2)
     assert sorted(found(pipeline, question, k=2)) == ["alpha", "beta"]
     assert result.notes == ("Sources named in the question: Alpha Times, Beta Post",)
+
+
+def test_each_claim_of_a_question_finds_its_own_report(settings: Settings, tmp_path: Path) -> None:
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["zebra"]))  # dense: no opinion
+    # Reports with every word of the question, in one long sentence: the whole question's
+    # best matches, but no claim's.
+    distractors = [
+        (
+            f"d{n}",
+            "Post",
+            f"Somebody rebuilt a harbour bridge, opened a new metro line downtown and cut "
+            f"ferry fares for pensioners, said a{n} of b{n} to c{n} in d{n} after e{n}.",
+        )
+        for n in range(6)
+    ]
+    pipeline.ingest(
+        [
+            dump(
+                tmp_path / "a.jsonl",
+                *distractors,
+                ("metro", "Post", "Acme opened the new metro line downtown."),
+                ("ferry", "Post", "Acme cut ferry fares for pensioners."),
+            )
+        ]
+    )
+    question = (
+        "Which firm rebuilt the harbour bridge, opened the new metro line downtown and cut "
+        "ferry fares for pensioners?"
+    )
+    assert {"metro", "ferry"} <= set(found(pipeline, question, k=4))
+
+
+def test_passages_of_one_article_do_not_repeat_each_other(
+    settings: Settings, tmp_path: Path
+) -> None:
+    overlapping = settings.model_copy(
+        update={"chunk_tokens": 16, "chunk_overlap": 12, "max_per_article": 3}
+    )
+    pipeline = Pipeline(overlapping, embedder=KeywordEmbedder(["london"]))
+    body = " ".join(f"London talk w{n}." for n in range(20))
+    pipeline.ingest([dump(tmp_path / "a.jsonl", ("long", "Post", body))])
+    chunks = pipeline.index.chunks
+    assert any(_overlap(a, b) > OVERLAP for a, b in itertools.pairwise(chunks))
+    got = [p.chunk for p in pipeline.search("London talk", k=10).passages]
+    assert len(got) == 3
+    assert all(_overlap(a, b) <= OVERLAP for a in got for b in got if a is not b)
+
+
+def test_a_chunk_is_also_scored_by_its_best_sentence(settings: Settings, tmp_path: Path) -> None:
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["x"]))
+    together = "The ferry strike ended at dawn. " + " ".join(f"w{n}." for n in range(30))
+    apart = "A ferry sailed. Workers went on strike. Dawn came."
+    pipeline.ingest(
+        [dump(tmp_path / "a.jsonl", ("together", "Post", together), ("apart", "Post", apart))]
+    )
+    ids = [c.article_id.rsplit("/", 1)[1] for c in pipeline.index.chunks]
+    by_chunk = dict(zip(ids, pipeline.index.bm25("ferry strike dawn"), strict=True))
+    by_sentence = dict(zip(ids, pipeline.index.sentence_bm25("ferry strike dawn"), strict=True))
+    assert by_chunk["apart"] > by_chunk["together"]  # the shorter chunk, words and all
+    assert by_sentence["together"] > by_sentence["apart"]  # but its words are never together
+
+
+def test_a_search_index_laid_out_by_an_older_version_is_rebuilt(
+    settings: Settings, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["x"]))
+    pipeline.ingest([dump(tmp_path / "a.jsonl", ("1", "Post", "Harbour bridge closed."))])
+    meta = settings.data_dir / "search" / "meta.json"
+    old = {"generation": json.loads(meta.read_text())["generation"]}  # no layout: version 1
+    meta.write_text(json.dumps(old))
+    shutil.rmtree(settings.data_dir / "search" / "sentences")
+    assert found(Pipeline(settings, embedder=KeywordEmbedder(["x"])), "harbour") == ["1"]
+    assert json.loads(meta.read_text()) != old
