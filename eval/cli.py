@@ -53,6 +53,12 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
     parser.add_argument("--out", type=Path, help="output folder (default: eval-runs/DATASET-TIME)")
     parser.add_argument("--limit", type=_positive, help="a stratified sample of N questions")
     parser.add_argument(
+        "--held-out",
+        type=_positive,
+        metavar="N",
+        help="only the questions that --limit N leaves out (to report on what was not tuned on)",
+    )
+    parser.add_argument(
         "--types",
         help="only these question types, comma-separated "
         "(a prefix is enough: inference,comparison)",
@@ -107,7 +113,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     dataset = load_dataset(args.dataset)
     types = [t.strip() for t in args.types.split(",")] if args.types else None
-    questions = select(dataset.questions, types=types, limit=args.limit)
+    questions = select(dataset.questions, types=types, limit=args.limit, held_out=args.held_out)
     live = sys.stderr.isatty()
     index_dir = None
     if args.corpus is not None:
@@ -145,7 +151,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             "questions_run": len(questions),
         },
         "corpus": {"path": str(args.corpus), "index": str(index_dir)} if args.corpus else None,
-        "options": {"limit": args.limit, "types": types, "retrieval_only": args.retrieval_only},
+        "options": {
+            "limit": args.limit,
+            "held_out": args.held_out,
+            "types": types,
+            "retrieval_only": args.retrieval_only,
+        },
         "settings": settings.model_dump(mode="json"),
         "model": None if args.retrieval_only else describe_model(settings),
         "environment": environment(Path(__file__).resolve().parent.parent),

@@ -231,7 +231,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Evaluation: {Path(dataset['path']).name}",
         "",
-        f"{dataset['questions_run']} of {dataset['questions_total']} questions "
+        f"{dataset['questions_run']} of {dataset['questions_total']} questions"
+        f"{_selection(report['options'])} "
         f"({dataset['format']} format, sha256 {dataset['sha256'][:12]}), "
         f"{'retrieval only' if report['options']['retrieval_only'] else 'retrieval and answers'}; "
         f"run took {report['seconds']:.0f} s. git {report['environment']['git_revision']}"
@@ -358,5 +359,18 @@ def _retriever(settings: dict[str, Any]) -> str:
     return (
         f"`hybrid` (BM25 weight {settings['bm25_weight']}, {settings['candidates']} candidates "
         f"per retriever, at most {settings['max_per_article']} passages per article, "
-        "one search per outlet or date the question names)"
+        "one search per outlet or date the question names and per clause, chunks also scored "
+        "by their best sentence, overlapping passages of one article skipped)"
     )
+
+
+def _selection(options: dict[str, Any]) -> str:
+    """How the questions were chosen, as words ("" for all of them)."""
+    said = []
+    if options.get("types"):
+        said.append("of types " + ", ".join(options["types"]))
+    if options.get("held_out"):
+        said.append(f"left out of the stratified sample of {options['held_out']}")
+    if options.get("limit"):
+        said.append(f"a stratified sample of {options['limit']}")
+    return f" ({'; '.join(said)})" if said else ""

@@ -34,12 +34,20 @@ class QueryResult:
 
 
 def select(
-    questions: Sequence[Question], *, types: Sequence[str] | None, limit: int | None
+    questions: Sequence[Question],
+    *,
+    types: Sequence[str] | None,
+    limit: int | None,
+    held_out: int | None = None,
 ) -> list[Question]:
     """Filter by type (a prefix is enough: `inference` for `inference_query`), then take a
     stratified sample of `limit`: each type keeps its share (largest remainder), and within a
-    type the questions come in file order."""
+    type the questions come in file order. With `held_out`, the sample is taken from the
+    questions that a sample of `held_out` leaves out (what tuning on it did not see)."""
     chosen = [q for q in questions if not types or any(q.type.startswith(t) for t in types)]
+    if held_out is not None:
+        seen = {id(q) for q in select(chosen, types=None, limit=held_out)}
+        chosen = [q for q in chosen if id(q) not in seen]
     if not chosen:
         known = ", ".join(sorted({q.type for q in questions}))
         raise InputError(

@@ -108,3 +108,7 @@ def test_a_limited_run_is_a_stratified_sample_in_file_order() -> None:
     assert [q.type for q in select(questions, types=["B", "C"], limit=None)] == ["B", "C"] * 2 + [
         "B"
     ]
+    rest = select(questions, types=None, limit=None, held_out=4)
+    assert [q.id for q in rest] == ["4", "5", "6", "7", "8", "9"]
+    # of those (A 3, B 2, C 1), quotas 1.5, 1.0, 0.5: the tie goes to the first type, A
+    assert [q.id for q in select(questions, types=None, limit=3, held_out=4)] == ["4", "5", "6"]

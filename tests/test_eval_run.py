@@ -9,7 +9,7 @@ import pytest
 from conftest import KeywordEmbedder, ScriptedGenerator, write
 
 from eval.datasets import load_dataset
-from eval.report import compare, summarize, write_report
+from eval.report import _selection, compare, summarize, write_report
 from eval.runner import evaluate, select
 from rag.cli import main
 from rag.config import Settings
@@ -155,3 +155,10 @@ def test_eval_corpus_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main([*common, "--limit", "0"])
     assert "must be 1 or more" in capsys.readouterr().err
+
+
+def test_a_report_says_how_its_questions_were_chosen() -> None:
+    assert _selection({"limit": None, "held_out": None, "types": None}) == ""
+    assert _selection({"limit": 50, "held_out": 256, "types": ["inference"]}) == (
+        " (of types inference; left out of the stratified sample of 256; a stratified sample of 50)"
+    )
