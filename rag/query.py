@@ -19,6 +19,7 @@ News questions name outlets and dates: "Did TechCrunch report ... before The Ver
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -194,20 +195,31 @@ def _full_dates(question: str) -> list[_Anchor]:
 
 def _source_mentions(question: str, sources: Sequence[str]) -> list[_Anchor]:
     """Where the question names one of `sources`, longest names first, without overlaps."""
+    found = _names_of(tuple(sources))
+    if found is None:
+        return []
+    pattern, names = found
+    return [
+        _Anchor(m.start(), m.end(), source=names[m.group(0)]) for m in pattern.finditer(question)
+    ]
+
+
+@functools.lru_cache(maxsize=4)
+def _names_of(sources: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]] | None:
+    """A pattern for every way of writing `sources`, and the source each way names (made
+    once per set of sources: every question asks)."""
     names: dict[str, str] = {}
     for source in sources:
         for name in _short_forms(source):
             names.setdefault(name, source)
     if not names:
-        return []
+        return None
     pattern = re.compile(
         r"(?<!\w)(?:"
         + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
         + r")(?!\w)"
     )
-    return [
-        _Anchor(m.start(), m.end(), source=names[m.group(0)]) for m in pattern.finditer(question)
-    ]
+    return pattern, names
 
 
 def _short_forms(source: str) -> list[str]:

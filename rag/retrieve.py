@@ -64,33 +64,27 @@ def retrieve(
 ) -> list[Passage]:
     """The `k` best passages for `plan`, best first; empty when nothing passes its filters."""
     searches = [Part(plan.question, plan.filters, ""), *plan.parts, *plan.claims]
+    # Parts share filters (the words before and after one outlet): what depends only on
+    # the filters (which chunks pass, the best of them by the one vector) is done once.
+    masks = {f: index.mask(f) for f in dict.fromkeys(part.filters for part in searches)}
     cosine = None
     if tuning.method != "bm25":
         # One vector, the whole question's: each part ranks its outlet's chunks by it, and
         # by BM25 on the part's own words (embedding each part too would triple the cost).
-        cosine = index.cosine(embedder.embed_queries([plan.question]))[0]
-    lexical = (
-        {part.text: _lexical(index, part.text) for part in searches}
-        if tuning.method != "dense"
-        else {}
-    )
-    # Parts share filters (the words before and after one outlet): what depends only on
-    # the filters (which chunks pass, the best of them by the one vector) is done once.
+        # Only the chunks some search may return are compared with it.
+        wanted = np.flatnonzero(np.logical_or.reduce(list(masks.values())))
+        cosine = np.full(len(index.chunks), -np.inf, dtype=np.float32)
+        cosine[wanted] = index.cosine(embedder.embed_queries([plan.question]), wanted)
     allowed: dict[Filters, tuple[np.ndarray, list[int]]] = {}
-    for part in searches:
-        if part.filters not in allowed:
-            mask = index.mask(part.filters)
-            dense_rows = (
-                _top(np.where(mask, cosine, -np.inf), tuning.candidates)
-                if cosine is not None and mask.any()
-                else []
-            )
-            allowed[part.filters] = mask, dense_rows
+    for filters, mask in masks.items():
+        dense_rows = (
+            _top(np.where(mask, cosine, -np.inf), tuning.candidates)
+            if cosine is not None and mask.any()
+            else []
+        )
+        allowed[filters] = mask, dense_rows
     ranked = _merge(
-        [
-            _search(part, cosine, lexical.get(part.text), *allowed[part.filters], tuning)
-            for part in searches
-        ]
+        [_search(part, cosine, index, *allowed[part.filters], tuning) for part in searches]
     )
     chosen: list[Passage] = []
     per_article: dict[str, list[Chunk]] = {}
@@ -114,19 +108,20 @@ def retrieve(
 def _search(
     part: Part,
     cosine: np.ndarray | None,
-    bm25: np.ndarray | None,
+    index: SearchIndex,
     allowed: np.ndarray,
     dense_rows: list[int],
     tuning: Tuning,
 ) -> list[_Hit]:
-    """One search, fused: its hits, best first. `cosine` and `bm25` (its lexical score) score
-    every chunk, `allowed` marks the chunks that pass its filters and `dense_rows` are the
-    best of them by `cosine`."""
+    """One search, fused: its hits, best first. `allowed` marks the chunks that pass its
+    filters and `dense_rows` are the best of them by `cosine`."""
     label = f" · {part.label}" if part.label else ""
     if not allowed.any():
         return []
     bm25_rows: list[int] = []
-    if bm25 is not None:
+    bm25 = None
+    if tuning.method != "dense":
+        bm25 = _lexical(index, part.text, allowed)
         bm25_rows = _top(np.where(allowed & (bm25 > 0), bm25, -np.inf), tuning.candidates)
     if tuning.method == "dense":
         assert cosine is not None
@@ -147,13 +142,18 @@ def _search(
     return hits
 
 
-def _lexical(index: SearchIndex, text: str) -> np.ndarray:
-    """Every chunk's BM25 for `text`, plus `SENTENCE_WEIGHT` times its best sentence's, each
-    over its best score."""
-    chunks, sentences = index.bm25(text), index.sentence_bm25(text)
-    return chunks / (float(chunks.max(initial=0.0)) or 1.0) + SENTENCE_WEIGHT * sentences / (
-        float(sentences.max(initial=0.0)) or 1.0
-    )
+def _lexical(index: SearchIndex, text: str, allowed: np.ndarray) -> np.ndarray:
+    """The `allowed` chunks' BM25 for `text`, plus `SENTENCE_WEIGHT` times their best
+    sentence's, each over its best among them; 0 for the other chunks."""
+    chunks = index.bm25(text)
+    rows = np.flatnonzero(allowed & (chunks > 0))  # a sentence matches only in such chunks
+    lexical = np.zeros(len(chunks), dtype=np.float32)
+    if rows.size:
+        sentences = index.sentence_bm25(text, rows)
+        lexical[rows] = chunks[rows] / float(chunks[rows].max()) + SENTENCE_WEIGHT * (
+            sentences / (float(sentences.max()) or 1.0)
+        )
+    return lexical
 
 
 def _overlap(a: Chunk, b: Chunk) -> float:

@@ -64,7 +64,9 @@ class _Loaded:
     members: np.ndarray
     """The sentences of every chunk, one chunk after another (indexes into `sentence_bm25`)."""
     member_starts: np.ndarray
-    """Where each chunk's sentences start in `members`."""
+    """Where each chunk's sentences start in `members`..."""
+    member_ends: np.ndarray
+    """... and end (each chunk has at least one)."""
     source_names: list[str]
     sources: np.ndarray
     """Each chunk's source as an index into `source_names`."""
@@ -95,12 +97,13 @@ class SearchIndex:
     def chunks(self) -> list[Chunk]:
         return self._require().chunks
 
-    def cosine(self, vectors: Vectors) -> np.ndarray:
-        """Cosine similarity of every chunk (columns) to each of `vectors` (rows)."""
-        loaded, queries = self._require(), np.atleast_2d(vectors)
-        if not loaded.chunks:
-            return np.zeros((len(queries), 0), dtype=np.float32)
-        return queries @ loaded.vectors.T
+    def cosine(self, vector: Vectors, rows: np.ndarray) -> np.ndarray:
+        """Cosine similarity to `vector` of each chunk of `rows` (ascending row numbers)."""
+        vectors = self._require().vectors
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        wanted = vectors if len(rows) == len(vectors) else vectors[rows]
+        return np.asarray(wanted @ np.ravel(vector), dtype=np.float32)
 
     def bm25(self, query: str) -> np.ndarray:
         """The BM25 score of every chunk for `query`."""
@@ -111,15 +114,21 @@ class SearchIndex:
             return np.zeros(len(loaded.chunks), dtype=np.float32)
         return np.asarray(loaded.bm25.get_scores(words), dtype=np.float32)
 
-    def sentence_bm25(self, query: str) -> np.ndarray:
-        """For every chunk, the BM25 score for `query` of its best-matching sentence."""
+    def sentence_bm25(self, query: str, rows: np.ndarray) -> np.ndarray:
+        """For each chunk of `rows`, the BM25 score for `query` of its best-matching sentence
+        (only the chunks asked for: most searches may return few)."""
         loaded = self._require()
         vocab = loaded.sentence_bm25.vocab_dict if loaded.sentence_bm25 is not None else {}
         words = [w for w in terms(query) if w in vocab]
-        if not words:
-            return np.zeros(len(loaded.chunks), dtype=np.float32)
+        if not words or not len(rows):
+            return np.zeros(len(rows), dtype=np.float32)
         scores = np.asarray(loaded.sentence_bm25.get_scores(words), dtype=np.float32)
-        return np.maximum.reduceat(scores[loaded.members], loaded.member_starts)
+        # The members of each chunk of `rows`, one chunk after another.
+        starts, ends = loaded.member_starts[rows], loaded.member_ends[rows]
+        lengths = ends - starts
+        firsts = np.cumsum(lengths) - lengths
+        picked = np.arange(int(lengths.sum())) + np.repeat(starts - firsts, lengths)
+        return np.maximum.reduceat(scores[loaded.members[picked]], firsts)
 
     def mask(self, filters: Filters) -> np.ndarray:
         """True for the chunks that pass `filters`."""
@@ -214,6 +223,7 @@ class SearchIndex:
             sentence_bm25=by_sentence,
             members=members,
             member_starts=starts,
+            member_ends=np.append(starts[1:], len(members)),
             source_names=names,
             sources=np.array([names.index(c.source or "") for c in chunks], dtype=np.int32),
             days=np.array([_day(c.published_at) for c in chunks], dtype=np.int64),

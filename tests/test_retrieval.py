@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import KeywordEmbedder, write
 
@@ -229,7 +230,12 @@ def test_a_chunk_is_also_scored_by_its_best_sentence(settings: Settings, tmp_pat
     )
     ids = [c.article_id.rsplit("/", 1)[1] for c in pipeline.index.chunks]
     by_chunk = dict(zip(ids, pipeline.index.bm25("ferry strike dawn"), strict=True))
-    by_sentence = dict(zip(ids, pipeline.index.sentence_bm25("ferry strike dawn"), strict=True))
+    every = np.arange(len(ids))
+    by_sentence = dict(
+        zip(ids, pipeline.index.sentence_bm25("ferry strike dawn", every), strict=True)
+    )
+    one = pipeline.index.sentence_bm25("ferry strike dawn", np.array([ids.index("apart")]))
+    assert one.tolist() == [by_sentence["apart"]]
     assert by_chunk["apart"] > by_chunk["together"]  # the shorter chunk, words and all
     assert by_sentence["together"] > by_sentence["apart"]  # but its words are never together
 
