@@ -124,7 +124,9 @@ class Pipeline:
             from rag.backends.sentence_transformers import SentenceTransformerEmbedder
 
             path = resolve_embedder(self.settings.embedder)
-            self._embedder = SentenceTransformerEmbedder(self.settings.embedder, path=path)
+            self._embedder = SentenceTransformerEmbedder(
+                self.settings.embedder, path=path, cache_dir=self.settings.cache_dir
+            )
         return self._embedder
 
     @property

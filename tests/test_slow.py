@@ -41,8 +41,48 @@ def rag(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def minilm() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(DEFAULT_EMBEDDER, path=resolve_embedder(DEFAULT_EMBEDDER))
+def minilm(tmp_path_factory: pytest.TempPathFactory) -> SentenceTransformerEmbedder:
+    cache = tmp_path_factory.mktemp("cache")
+    return SentenceTransformerEmbedder(
+        DEFAULT_EMBEDDER, path=resolve_embedder(DEFAULT_EMBEDDER), cache_dir=cache
+    )
+
+
+QUESTIONS = [
+    "Who attended the London meeting?",
+    "Which company, according to TechCrunch, faces an antitrust suit over news publishers' "
+    "revenue, and is said by The Verge to pay billions for its default search deals?",
+]
+
+
+def test_questions_go_through_onnx_runtime_and_get_torchs_vectors(
+    minilm: SentenceTransformerEmbedder,
+) -> None:
+    by_onnx = minilm.embed_queries(QUESTIONS)
+    assert minilm._query_session()  # exported and loaded, not fallen back to torch
+    assert abs(by_onnx - minilm.embed_documents(QUESTIONS)).max() < 1e-5
+    assert minilm._cache_dir is not None
+    (export,) = (minilm._cache_dir / "onnx").iterdir()
+    made = export.stat().st_mtime_ns
+    again = SentenceTransformerEmbedder(
+        DEFAULT_EMBEDDER, path=resolve_embedder(DEFAULT_EMBEDDER), cache_dir=minilm._cache_dir
+    )
+    assert abs(again.embed_queries(QUESTIONS) - by_onnx).max() < 1e-6
+    assert export.stat().st_mtime_ns == made  # exported once per model
+
+
+def test_without_a_usable_cache_questions_are_embedded_by_torch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")
+    embedder = SentenceTransformerEmbedder(
+        DEFAULT_EMBEDDER, path=resolve_embedder(DEFAULT_EMBEDDER), cache_dir=not_a_folder
+    )
+    vectors = embedder.embed_queries(QUESTIONS)
+    assert not embedder._query_session()
+    assert "questions are embedded with torch" in caplog.text
+    assert abs(vectors - embedder.embed_documents(QUESTIONS)).max() < 1e-6
 
 
 def test_minilm_is_loaded_offline_and_counts_its_own_tokens(
