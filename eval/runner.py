@@ -47,7 +47,13 @@ def select(
     chosen = [q for q in questions if not types or any(q.type.startswith(t) for t in types)]
     if held_out is not None:
         seen = {id(q) for q in select(chosen, types=None, limit=held_out)}
-        chosen = [q for q in chosen if id(q) not in seen]
+        rest = [q for q in chosen if id(q) not in seen]
+        if chosen and not rest:
+            raise InputError(
+                f"--held-out {held_out} leaves none of the {len(chosen)} questions out",
+                hint="Pass the --limit that tuning used, smaller than the question count.",
+            )
+        chosen = rest
     if not chosen:
         known = ", ".join(sorted({q.type for q in questions}))
         raise InputError(

@@ -5,7 +5,8 @@ best `candidates` chunks of both retrievers that pass its filters and scores eve
 them by both, mixed as `bm25_weight` : 1 - `bm25_weight`:
 
 - lexical: the chunk's BM25 plus `SENTENCE_WEIGHT` times the BM25 of its best sentence,
-  each over its best score among all chunks, then over the best of the candidates;
+  each over its best among the chunks the search may return, then over the best of the
+  candidates;
 - dense: cosine similarity rescaled to the candidates' range. It is always to the whole
   question (one embedding per question); the parts differ in their words and filters.
 

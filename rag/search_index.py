@@ -116,7 +116,8 @@ class SearchIndex:
 
     def sentence_bm25(self, query: str, rows: np.ndarray) -> np.ndarray:
         """For each chunk of `rows`, the BM25 score for `query` of its best-matching sentence
-        (only the chunks asked for: most searches may return few)."""
+        (every sentence is scored; the best is taken only for the chunks asked for, as most
+        searches may return few)."""
         loaded = self._require()
         vocab = loaded.sentence_bm25.vocab_dict if loaded.sentence_bm25 is not None else {}
         words = [w for w in terms(query) if w in vocab]

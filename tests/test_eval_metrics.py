@@ -9,6 +9,7 @@ import pytest
 from eval import metrics
 from eval.datasets import Question
 from eval.runner import select
+from rag.errors import InputError
 
 FILLER = "unrelated text"
 
@@ -112,3 +113,9 @@ def test_a_limited_run_is_a_stratified_sample_in_file_order() -> None:
     assert [q.id for q in rest] == ["4", "5", "6", "7", "8", "9"]
     # of those (A 3, B 2, C 1), quotas 1.5, 1.0, 0.5: the tie goes to the first type, A
     assert [q.id for q in select(questions, types=None, limit=3, held_out=4)] == ["4", "5", "6"]
+
+
+def test_a_held_out_set_that_leaves_nothing_out_is_refused() -> None:
+    questions = [question(n, "A") for n in range(3)]
+    with pytest.raises(InputError, match="--held-out 3 leaves none of the 3 questions out"):
+        select(questions, types=None, limit=None, held_out=3)

@@ -240,6 +240,38 @@ def test_a_chunk_is_also_scored_by_its_best_sentence(settings: Settings, tmp_pat
     assert by_sentence["together"] > by_sentence["apart"]  # but its words are never together
 
 
+def test_of_two_chunks_with_the_same_words_the_one_holding_them_in_one_sentence_wins(
+    settings: Settings, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(
+        settings.model_copy(update={"retriever": "bm25"}), embedder=KeywordEmbedder(["x"])
+    )
+    pipeline.ingest(
+        [
+            dump(
+                tmp_path / "a.jsonl",
+                # The same query words and lengths, so the same chunk BM25, and words of their
+                # own, not to be near-copies; "apart" is indexed first.
+                (
+                    "apart",
+                    "Post",
+                    "The ferry waited outside. Crowds ended a strike. "
+                    "Buses ran late at dawn. Gulls cried.",
+                ),
+                (
+                    "together",
+                    "Post",
+                    "The ferry strike ended at dawn. Crowds waited outside. "
+                    "Buses ran late. Rain fell.",
+                ),
+            )
+        ]
+    )
+    scores = pipeline.index.bm25("ferry strike dawn")
+    assert scores[0] == pytest.approx(scores[1])
+    assert found(pipeline, "ferry strike dawn", k=2) == ["together", "apart"]
+
+
 def test_a_search_index_laid_out_by_an_older_version_is_rebuilt(
     settings: Settings, tmp_path: Path
 ) -> None:

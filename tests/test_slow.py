@@ -193,3 +193,21 @@ def test_search_reads_dates_and_outlets_on_the_default_corpus(env: dict[str, str
     titles = [p["title"] for p in found["passages"]]
     assert "Harbour Bridge reopens to all traffic" in titles, titles
     assert found["notes"] == []
+
+
+def test_a_model_with_more_than_mean_pooling_embeds_questions_with_torch(
+    tmp_path: Path,
+) -> None:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    minilm = SentenceTransformer(resolve_embedder(DEFAULT_EMBEDDER), device="cpu")
+    projected = SentenceTransformer(modules=[minilm[0], minilm[1], Dense(384, 64)], device="cpu")
+    projected.save(str(tmp_path / "model"))
+    embedder = SentenceTransformerEmbedder(
+        "projected", path=str(tmp_path / "model"), cache_dir=tmp_path / "cache"
+    )
+    vectors = embedder.embed_queries(QUESTIONS)
+    assert vectors.shape == (2, 64)
+    assert not embedder._query_session()  # the export would leave the Dense layer out
+    assert not (tmp_path / "cache").exists()

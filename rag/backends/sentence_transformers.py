@@ -24,8 +24,13 @@ from rag.errors import ModelError
 from rag.index import Vectors
 
 log = logging.getLogger(__name__)
-PROBE = "Officials from France and Germany met in London on Wednesday to discuss the talks."
-"""Embedded both ways when an export is loaded: the two must agree."""
+PROBES = [
+    "Talks in London.",
+    "Officials from France, Germany and Ukraine met in London on Wednesday to discuss the "
+    "ceasefire talks, a week after the summit in Paris ended without an agreement on Gaza.",
+]
+"""Embedded both ways when an export is loaded, the two must agree: texts of two lengths,
+so that an export that fixed the length it was traced with is caught."""
 AGREEMENT = 1e-4
 """Largest difference in any coordinate allowed between the two engines' vectors."""
 
@@ -79,7 +84,12 @@ class SentenceTransformerEmbedder:
         session = self._query_session()
         if not session or not texts:
             return self.embed_documents(texts)
-        return np.vstack([self._run(session, text) for text in texts])
+        try:
+            return np.vstack([self._run(session, text) for text in texts])
+        except Exception as exc:  # from now on torch, which read this text before
+            log.warning("questions are embedded with torch: ONNX Runtime failed (%s)", exc)
+            self._session = False
+            return self.embed_documents(texts)
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False, verbose=False))
@@ -102,14 +112,19 @@ class SentenceTransformerEmbedder:
         return self._session
 
     def _load_session(self) -> Any:
-        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+        from sentence_transformers.sentence_transformer.modules import (
+            Normalize,
+            Pooling,
+            Transformer,
+        )
 
         modules = list(self._model)
         pooling = modules[1] if len(modules) > 1 else None
-        mean_pooled = (
+        mean_pooled = (  # and nothing after but normalizing: what the export computes
             isinstance(modules[0], Transformer)
             and isinstance(pooling, Pooling)
             and pooling.pooling_mode == "mean"
+            and all(isinstance(m, Normalize) for m in modules[2:])
         )
         if self._cache_dir is None or not mean_pooled:
             return None
@@ -125,10 +140,11 @@ class SentenceTransformerEmbedder:
             session = onnxruntime.InferenceSession(
                 str(file), options, providers=["CPUExecutionProvider"]
             )
+            by_onnx = np.vstack([self._run(session, probe) for probe in PROBES])
         except Exception as exc:  # any failure leaves torch doing the work, as before
             log.warning("questions are embedded with torch: no ONNX export (%s)", exc)
             return None
-        gap = float(np.abs(self._run(session, PROBE) - self._encode([PROBE])[0]).max())
+        gap = float(np.abs(by_onnx - self._encode(PROBES)).max())
         if gap > AGREEMENT:
             log.warning("questions are embedded with torch: the ONNX export differs by %g", gap)
             return None
@@ -147,23 +163,26 @@ class SentenceTransformerEmbedder:
         if target.is_file():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        sample = dict(self._tokenizer([PROBE], return_tensors="pt"))
+        sample = dict(self._tokenizer([PROBES[-1]], return_tensors="pt"))
         names = list(sample)
         model = _mean_pooled(self._model[0].auto_model, names).eval()
         partial = target.with_suffix(f".{os.getpid()}.partial")
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on shapes it fixes
-            torch.onnx.export(
-                model,
-                tuple(sample[n] for n in names),
-                str(partial),
-                input_names=names,
-                output_names=["embedding"],
-                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names},
-                opset_version=17,
-                dynamo=False,
-            )
-        partial.replace(target)
+        try:
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the tracer's notes; the probes check it
+                torch.onnx.export(
+                    model,
+                    tuple(sample[n] for n in names),
+                    str(partial),
+                    input_names=names,
+                    output_names=["embedding"],
+                    dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names},
+                    opset_version=17,
+                    dynamo=False,
+                )
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
         return target
 
     def _run(self, session: Any, text: str) -> Vectors:
