@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from rag.types import Filters
-from rag.words import terms
+from rag.words import spans_between, terms
 
 MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_name) if name}
 MONTHS |= {name.lower(): n for n, name in enumerate(calendar.month_abbr) if name}
@@ -269,14 +269,7 @@ def _parts(
         return ()
     parts = []
     for i, anchor in enumerate(anchors):
-        since, until = (
-            (
-                anchor.day - timedelta(days=DATE_WINDOW_DAYS),
-                anchor.day + timedelta(days=DATE_WINDOW_DAYS),
-            )
-            if anchor.day
-            else (filters.since, filters.until)
-        )
+        since, until = _around(anchor.day, filters)
         part_filters = Filters(since, until, (anchor.source,) if anchor.source else filters.sources)
         label = " ".join(str(x) for x in (anchor.source, anchor.day) if x)
         # Its claim is the words before it ("..., according to Fortune") or after it
@@ -297,13 +290,6 @@ def _claims(
 ) -> tuple[Part, ...]:
     """The question's clauses, each with at least `CLAIM_TERMS` content words, searched
     within the outlets and the day each one names, else within the question's `filters`."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for gap in [*CLAUSE_BREAK.finditer(question), None]:
-        end = gap.start() if gap else len(question)
-        if end > start:
-            spans.append((start, end))
-        start = gap.end() if gap else end
 
     def words(span: tuple[int, int]) -> int:
         text = question[span[0] : span[1]]
@@ -313,7 +299,7 @@ def _claims(
         return len(terms(text))
 
     clauses: list[tuple[int, int]] = []
-    for span in spans:
+    for span in spans_between(CLAUSE_BREAK, question):
         if clauses and words(clauses[-1]) < CLAIM_TERMS:
             clauses[-1] = (clauses[-1][0], span[1])
         else:
@@ -332,10 +318,17 @@ def _claims(
                 if a.source in filters.sources and start <= a.start < end  # the user's win
             )
         )
-        day = next((d.day for d in days if start <= d.start < end), None)
-        window = timedelta(days=DATE_WINDOW_DAYS)
-        since, until = (day - window, day + window) if day else (filters.since, filters.until)
+        since, until = _around(next((d.day for d in days if start <= d.start < end), None), filters)
         claims.append(
             Part(question[start:end], Filters(since, until, named or filters.sources), f"claim {n}")
         )
     return tuple(claims)
+
+
+def _around(day: date | None, filters: Filters) -> tuple[date | None, date | None]:
+    """The days a part naming `day` searches: that day give or take `DATE_WINDOW_DAYS`, or
+    the question's own range when it names none."""
+    if day is None:
+        return filters.since, filters.until
+    window = timedelta(days=DATE_WINDOW_DAYS)
+    return day - window, day + window

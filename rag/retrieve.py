@@ -119,15 +119,11 @@ def _search(
     label = f" · {part.label}" if part.label else ""
     if not allowed.any():
         return []
-    bm25_rows: list[int] = []
-    bm25 = None
-    if tuning.method != "dense":
-        bm25 = _lexical(index, part.text, allowed)
-        bm25_rows = _top(np.where(allowed & (bm25 > 0), bm25, -np.inf), tuning.candidates)
     if tuning.method == "dense":
         assert cosine is not None
         return [_Hit(r, float(cosine[r]), "dense" + label) for r in dense_rows]
-    assert bm25 is not None
+    bm25 = _lexical(index, part.text, allowed)  # 0 outside `allowed`
+    bm25_rows = _top(np.where(bm25 > 0, bm25, -np.inf), tuning.candidates)
     if tuning.method == "bm25":
         return [_Hit(r, float(bm25[r]), "bm25" + label) for r in bm25_rows]
     assert cosine is not None

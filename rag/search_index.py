@@ -31,7 +31,7 @@ import numpy as np
 
 from rag.index import Vectors
 from rag.types import Chunk, Filters
-from rag.words import terms
+from rag.words import spans_between, terms
 
 if TYPE_CHECKING:
     from rag.backends.chroma import ChromaStore
@@ -108,22 +108,17 @@ class SearchIndex:
     def bm25(self, query: str) -> np.ndarray:
         """The BM25 score of every chunk for `query`."""
         loaded = self._require()
-        vocab = loaded.bm25.vocab_dict if loaded.bm25 is not None else {}
-        words = [w for w in terms(query) if w in vocab]
-        if not words:
-            return np.zeros(len(loaded.chunks), dtype=np.float32)
-        return np.asarray(loaded.bm25.get_scores(words), dtype=np.float32)
+        scores = _scores(loaded.bm25, query)
+        return np.zeros(len(loaded.chunks), dtype=np.float32) if scores is None else scores
 
     def sentence_bm25(self, query: str, rows: np.ndarray) -> np.ndarray:
         """For each chunk of `rows`, the BM25 score for `query` of its best-matching sentence
         (every sentence is scored; the best is taken only for the chunks asked for, as most
         searches may return few)."""
         loaded = self._require()
-        vocab = loaded.sentence_bm25.vocab_dict if loaded.sentence_bm25 is not None else {}
-        words = [w for w in terms(query) if w in vocab]
-        if not words or not len(rows):
+        scores = _scores(loaded.sentence_bm25, query) if len(rows) else None
+        if scores is None:
             return np.zeros(len(rows), dtype=np.float32)
-        scores = np.asarray(loaded.sentence_bm25.get_scores(words), dtype=np.float32)
         # The members of each chunk of `rows`, one chunk after another.
         starts, ends = loaded.member_starts[rows], loaded.member_ends[rows]
         lengths = ends - starts
@@ -231,6 +226,14 @@ class SearchIndex:
         )
 
 
+def _scores(model: Any, query: str) -> np.ndarray | None:
+    """Every document's BM25 score in bm25s `model` for `query`; None when the model is
+    empty or has none of the query's words."""
+    vocab = model.vocab_dict if model is not None else {}
+    words = [w for w in terms(query) if w in vocab]
+    return np.asarray(model.get_scores(words), dtype=np.float32) if words else None
+
+
 def _meta(generation: int) -> dict[str, int]:
     return {"generation": generation, "layout": LAYOUT}
 
@@ -243,15 +246,9 @@ def _sentences(chunks: Sequence[Chunk]) -> tuple[list[str], list[np.ndarray]]:
     seen: dict[tuple[str, int, int], int] = {}
     members = []
     for chunk in chunks:
-        spans: list[tuple[int, int]] = []
-        start = 0
-        for gap in [*SENTENCE_BREAK.finditer(chunk.text), None]:
-            end = gap.start() if gap else len(chunk.text)
-            if end > start or (not spans and gap is None):
-                spans.append((start, end))
-            start = gap.end() if gap else end
         held = []
-        for start, end in spans:
+        # An empty chunk holds one empty sentence: every chunk holds at least one.
+        for start, end in spans_between(SENTENCE_BREAK, chunk.text) or [(0, 0)]:
             key = (chunk.article_id, chunk.char_start + start, chunk.char_start + end)
             if key not in seen:
                 seen[key] = len(sentences)

@@ -1,4 +1,5 @@
-"""Words as the lexical parts of newsrag compare them: the citation check and BM25 search."""
+"""Words as the lexical parts of newsrag compare them: the citation check and BM25 search;
+and the stretches of text between breaks (clauses, sentences) that they compare."""
 
 from __future__ import annotations
 
@@ -156,3 +157,15 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
     return word
+
+
+def spans_between(breaks: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each non-empty stretch of `text` between matches of `breaks`."""
+    spans = []
+    start = 0
+    for gap in [*breaks.finditer(text), None]:
+        end = gap.start() if gap else len(text)
+        if end > start:
+            spans.append((start, end))
+        start = gap.end() if gap else end
+    return spans

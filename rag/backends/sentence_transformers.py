@@ -130,10 +130,11 @@ class SentenceTransformerEmbedder:
             return None
         try:
             import onnxruntime
+            import torch
 
             file = self._export()
             options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = _torch_threads()
+            options.intra_op_num_threads = torch.get_num_threads()
             # Idle threads spinning after a question would slow the search that follows.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3
@@ -192,12 +193,6 @@ class SentenceTransformerEmbedder:
         wanted = {i.name for i in session.get_inputs()}
         feed = {n: np.asarray(v, dtype=np.int64) for n, v in inputs.items() if n in wanted}
         return cast(Vectors, np.asarray(session.run(None, feed)[0], dtype=np.float32))
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())
 
 
 def _mean_pooled(transformer: Any, names: list[str]) -> Any:
