@@ -10,9 +10,10 @@ them by both, mixed as `bm25_weight` : 1 - `bm25_weight`:
 - dense: cosine similarity rescaled to the candidates' range. It is always to the whole
   question (one embedding per question); the parts differ in their words and filters.
 
-The searches' lists are merged by reciprocal rank. At most `max_per_article` passages come
-from one article, a passage sharing more than a fifth of its text with one already chosen
-from its article is skipped, and near-copies of a passage are dropped.
+The searches' lists are merged by reciprocal rank, which gives a passage its score. At most
+`max_per_article` passages come from one article, a passage sharing more than a fifth of its
+text with one already chosen from its article is skipped, and near-copies of a passage are
+dropped.
 """
 
 from __future__ import annotations
@@ -172,15 +173,20 @@ def _top(scores: np.ndarray, n: int) -> list[int]:
 
 
 def _merge(lists: Sequence[list[_Hit]]) -> list[_Hit]:
-    """The searches' lists as one: each chunk scores 1 / (RANK_CONSTANT + rank) in every list
-    that has it, summed; first the whole question's list, so it wins ties."""
+    """The searches' lists as one, best first: each chunk scores 1 / (RANK_CONSTANT + rank)
+    in every list that has it, summed, and is labelled by the search that ranked it best
+    (the first such list, the whole question's first, also wins ties)."""
     scores: dict[int, float] = {}
-    first: dict[int, _Hit] = {}
+    best: dict[int, tuple[int, _Hit]] = {}
     for hits in lists:
         for rank, hit in enumerate(hits):
             scores[hit.row] = scores.get(hit.row, 0.0) + 1 / (RANK_CONSTANT + rank)
-            first.setdefault(hit.row, hit)
-    return [first[row] for row in sorted(scores, key=lambda row: -scores[row])]
+            if hit.row not in best or rank < best[hit.row][0]:
+                best[hit.row] = rank, hit
+    return [
+        _Hit(row, scores[row], best[row][1].found_by)
+        for row in sorted(scores, key=lambda row: -scores[row])
+    ]
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -64,12 +64,13 @@ class Filters:
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk with its score (higher is closer) and what found it."""
+    """A retrieved chunk with its retrieval score (higher ranks first) and what found it."""
 
     chunk: Chunk
     score: float
     found_by: str = ""
-    """The retrievers that found it (bm25, dense) and the part of the question searched."""
+    """The retrievers that found it (bm25, dense) in the search of the question, or of the part
+    of it, that ranked it best."""
 
 
 @dataclass(frozen=True)

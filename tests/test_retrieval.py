@@ -205,6 +205,33 @@ def test_each_claim_of_a_question_finds_its_own_report(settings: Settings, tmp_p
     assert {"metro", "ferry"} <= set(found(pipeline, question, k=4))
 
 
+def test_passages_come_best_first_by_their_merged_score_labelled_by_their_best_search(
+    settings: Settings, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["bridge"]))
+    pipeline.ingest(
+        [
+            dump(
+                tmp_path / "a.jsonl",
+                ("bridge", "Post", "The bridge repairs finished early, the bridge reopened."),
+                ("metro", "Post", "The metro strike ended on Friday after talks."),
+                ("ferry", "Post", "Ferry fares for pensioners were cut in half."),
+                ("mixed", "Post", "Bridge works and a metro strike and ferry fares."),
+            )
+        ]
+    )
+    question = (
+        "Did the bridge repairs finish early, did the metro strike end on Friday, "
+        "and were ferry fares for pensioners cut?"
+    )
+    passages = pipeline.search(question, k=4).passages
+    scores = [p.score for p in passages]
+    assert scores == sorted(scores, reverse=True)
+    by_story = {p.chunk.article_id.rsplit("/", 1)[1]: p.found_by for p in passages}
+    # Each claim's own report is its first hit; the whole question ranks others first.
+    assert "claim" in by_story["metro"] and "claim" in by_story["ferry"]
+
+
 def test_passages_of_one_article_do_not_repeat_each_other(
     settings: Settings, tmp_path: Path
 ) -> None:
