@@ -248,6 +248,64 @@ def test_passages_of_one_article_do_not_repeat_each_other(
     assert all(_overlap(a, b) <= OVERLAP for a in got for b in got if a is not b)
 
 
+def test_a_report_the_question_singles_out_by_outlet_and_day_gives_more_passages(
+    settings: Settings, tmp_path: Path
+) -> None:
+    one_each = settings.model_copy(
+        update={"chunk_tokens": 16, "chunk_overlap": 0, "max_per_article": 1}
+    )
+    pipeline = Pipeline(one_each, embedder=KeywordEmbedder(["bridge"]))
+    stories = [
+        (
+            "named",
+            "Post",
+            "2023-10-05",
+            "Rivets rusted on the pier. Cables sagged at the gate. "
+            "Paint peeled from the rails. Lamps failed at night. Bolts fell out.",
+        ),
+        (
+            "other",
+            "Post",
+            "2023-10-01",
+            "Voters queued at dawn. Ballots ran short by noon. "
+            "Counting lasted all night. Turnout hit a record. Polls closed late.",
+        ),
+        (
+            "later",
+            "Wire",
+            "2023-10-20",
+            "Storms flooded the valley. Farmers lost their crops. "
+            "Roads closed for days. Schools stayed shut. Rivers burst banks.",
+        ),
+    ]
+    records = [
+        {
+            "title": f"Story {tail}",
+            "url": f"https://x.example/{tail}",
+            "source": source,
+            "published_at": day,
+            "body": body,
+        }
+        for tail, source, day, body in stories
+    ]
+    pipeline.ingest([write(tmp_path / "a.jsonl", "\n".join(json.dumps(r) for r in records))])
+    assert all(c.ordinal < 2 for c in pipeline.index.chunks)  # two chunks a story
+    assert len(pipeline.index.chunks) == 6
+    question = (
+        "Did the Post report published on October 5, 2023 differ from the Wire report "
+        "published on October 20, 2023?"
+    )
+    got = found(pipeline, question)
+    # The only Post report of that day, and the only Wire one: twice max_per_article each.
+    assert got.count("named") == 2 and got.count("later") == 2 and got.count("other") <= 1
+    # Without the days, no report is singled out.
+    assert sorted(found(pipeline, "Did the Post differ from the Wire?")) == [
+        "later",
+        "named",
+        "other",
+    ]
+
+
 def test_a_chunk_is_also_scored_by_its_best_sentence(settings: Settings, tmp_path: Path) -> None:
     pipeline = Pipeline(settings, embedder=KeywordEmbedder(["x"]))
     together = "The ferry strike ended at dawn. " + " ".join(f"w{n}." for n in range(30))
