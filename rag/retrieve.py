@@ -11,9 +11,9 @@ them by both, mixed as `bm25_weight` : 1 - `bm25_weight`:
   question (one embedding per question); the parts differ in their words and filters.
 
 The searches' lists are merged by reciprocal rank, which gives a passage its score. At most
-`max_per_article` passages come from one article, a passage sharing more than a fifth of its
-text with one already chosen from its article is skipped, and near-copies of a passage are
-dropped.
+`max_per_article` passages come from one article (twice that from a report a dated search
+singles out), a passage sharing more than a fifth of its text with one already chosen from
+its article is skipped, and near-copies of a passage are dropped.
 """
 
 from __future__ import annotations
@@ -48,8 +48,7 @@ question's words match best)."""
 OVERLAP = 0.2
 """Passages of one article sharing more than this share of the shorter one's text overlap
 (chosen on MultiHop-RAG dev questions: at 0.6, an article's three passages could cover
-little more than one passage's text, and its other facts were missed).
-"""
+little more than one passage's text, and its other facts were missed)."""
 
 
 @dataclass(frozen=True)
@@ -122,10 +121,15 @@ def _singled_out(masks: dict[Filters, np.ndarray], index: SearchIndex) -> set[st
     """The articles of every dated search that leaves at most `SINGLED_OUT` of them."""
     singled_out: set[str] = set()
     for filters, mask in masks.items():
-        if filters.since or filters.until:
-            articles = {index.chunks[row].article_id for row in np.flatnonzero(mask)}
-            if len(articles) <= SINGLED_OUT:
-                singled_out |= articles
+        if not (filters.since or filters.until):
+            continue
+        articles: set[str] = set()
+        for row in np.flatnonzero(mask):
+            articles.add(index.chunks[row].article_id)
+            if len(articles) > SINGLED_OUT:
+                break
+        else:
+            singled_out |= articles
     return singled_out
 
 
