@@ -200,15 +200,14 @@ def _merge(lists: Sequence[list[_Hit]]) -> list[_Hit]:
     in every list that has it, summed, and is labelled by the search that ranked it best
     (the first such list, the whole question's first, also wins ties)."""
     scores: dict[int, float] = {}
-    best: dict[int, tuple[int, _Hit]] = {}
+    best: dict[int, tuple[int, str]] = {}  # row: (its best rank, that search's label)
     for hits in lists:
         for rank, hit in enumerate(hits):
             scores[hit.row] = scores.get(hit.row, 0.0) + 1 / (RANK_CONSTANT + rank)
             if hit.row not in best or rank < best[hit.row][0]:
-                best[hit.row] = rank, hit
+                best[hit.row] = rank, hit.found_by
     return [
-        _Hit(row, scores[row], best[row][1].found_by)
-        for row in sorted(scores, key=lambda row: -scores[row])
+        _Hit(row, scores[row], best[row][1]) for row in sorted(scores, key=lambda r: -scores[r])
     ]
 
 

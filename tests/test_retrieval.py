@@ -16,14 +16,14 @@ from rag.pipeline import Pipeline
 from rag.retrieve import OVERLAP, _overlap
 
 
-def dump(path: Path, *stories: tuple[str, str, str]) -> Path:
-    """(url tail, source, body) stories as JSON Lines."""
+def dump(path: Path, *stories: tuple[str, str, str], day: str = "2023-10-01") -> Path:
+    """(url tail, source, body) stories published on `day`, as JSON Lines."""
     records = [
         {
             "title": f"Story {tail}",
             "url": f"https://x.example/{tail}",
             "source": source,
-            "published_at": "2023-10-01",
+            "published_at": day,
             "body": body,
         }
         for tail, source, body in stories
@@ -278,17 +278,12 @@ def test_a_report_the_question_singles_out_by_outlet_and_day_gives_more_passages
             "Roads closed for days. Schools stayed shut. Rivers burst banks.",
         ),
     ]
-    records = [
-        {
-            "title": f"Story {tail}",
-            "url": f"https://x.example/{tail}",
-            "source": source,
-            "published_at": day,
-            "body": body,
-        }
-        for tail, source, day, body in stories
-    ]
-    pipeline.ingest([write(tmp_path / "a.jsonl", "\n".join(json.dumps(r) for r in records))])
+    pipeline.ingest(
+        [
+            dump(tmp_path / f"{tail}.jsonl", (tail, source, body), day=day)
+            for tail, source, day, body in stories
+        ]
+    )
     assert all(c.ordinal < 2 for c in pipeline.index.chunks)  # two chunks a story
     assert len(pipeline.index.chunks) == 6
     question = (
