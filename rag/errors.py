@@ -5,7 +5,8 @@
     ├── InputError           a question, a path or an article cannot be used
     │   └── ArticleError     one article file or record is malformed (names file and field)
     ├── ModelError           a model file is missing, corrupt, or will not load
-    │   └── ChecksumError    a model file's sha256 is not the expected one
+    │   ├── ChecksumError    a model file's sha256 is not the expected one
+    │   └── NativeCrashError the model's native code (llama.cpp) crashed on this machine
     ├── IndexMismatchError   the index was built with another embedder
     └── MissingDependencyError  an optional package is not installed
 
@@ -55,6 +56,10 @@ class ModelError(RagError):
 
 class ChecksumError(ModelError):
     """A model file's sha256 does not match the expected one."""
+
+
+class NativeCrashError(ModelError):
+    """llama.cpp died in native code (for example SIGILL: instructions this CPU cannot run)."""
 
 
 class IndexMismatchError(RagError):

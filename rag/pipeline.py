@@ -24,6 +24,7 @@ from rag.generate import NOT_IN_CORPUS, Generator, build_messages, fit_context
 from rag.index import Embedder, index_article
 from rag.ingest import load_articles
 from rag.manifest import Entry, IngestRecord, Manifest
+from rag.model_check import ensure_model_runs
 from rag.models import describe_model, resolve_embedder, resolve_model
 from rag.query import Plan, plan
 from rag.retrieve import Tuning, retrieve
@@ -134,6 +135,10 @@ class Pipeline:
         if self._generator is None:
             from rag.backends.llama_cpp import LlamaCppGenerator
 
+            # A build for another CPU dies silently in native code: prove it in a child first.
+            ensure_model_runs(
+                self.model_path, cache_dir=self.settings.cache_dir, threads=self.settings.threads
+            )
             self._generator = LlamaCppGenerator(
                 self.model_path,
                 context_tokens=self.settings.context_tokens,
