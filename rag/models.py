@@ -36,12 +36,17 @@ def resolve_model(settings: Settings) -> Path:
                 "or unset it to use the default model.",
             )
         return settings.model
-    target = settings.cache_dir / DEFAULT_MODEL_FILE
+    target = model_file(settings)
     if target.is_file():
         verify(target, sha256=DEFAULT_MODEL_SHA256)
     else:
         assemble(_default_parts(), target, sha256=DEFAULT_MODEL_SHA256)
     return target
+
+
+def model_file(settings: Settings) -> Path:
+    """Where the answer model is, or will be once joined; nothing is joined or checked."""
+    return settings.model or settings.cache_dir / DEFAULT_MODEL_FILE
 
 
 def describe_model(settings: Settings) -> str:

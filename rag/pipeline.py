@@ -24,8 +24,8 @@ from rag.generate import NOT_IN_CORPUS, Generator, build_messages, fit_context
 from rag.index import Embedder, index_article
 from rag.ingest import load_articles
 from rag.manifest import Entry, IngestRecord, Manifest
-from rag.model_check import ensure_model_runs
-from rag.models import describe_model, resolve_embedder, resolve_model
+from rag.model_check import ensure_model_runs, last_pass
+from rag.models import describe_model, model_file, resolve_embedder, resolve_model
 from rag.query import Plan, plan
 from rag.retrieve import Tuning, retrieve
 from rag.search_index import SearchIndex
@@ -77,6 +77,8 @@ class Status:
     last_ingest: IngestRecord | None
     embedder: tuple[str, int] | None
     model: str
+    model_checked: str | None
+    """When the answer model last passed its test generation on this build and CPU."""
     data_dir: Path
 
 
@@ -405,5 +407,8 @@ class Pipeline:
             last_ingest=self.manifest.last_ingest(),
             embedder=self.store.embedder,
             model=describe_model(self.settings),
+            model_checked=last_pass(model, cache_dir=self.settings.cache_dir)
+            if (model := model_file(self.settings)).is_file()
+            else None,
             data_dir=self.settings.data_dir,
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any, cast
 import pytest
 from conftest import REPO
 
+from eval.bench_llama import count_instructions
 from rag.backends.sentence_transformers import SentenceTransformerEmbedder
 from rag.chunking import chunk_article
 from rag.config import DEFAULT_EMBEDDER, Settings
@@ -144,6 +147,40 @@ def test_london_question_as_json_then_status(env: dict[str, str]) -> None:
     status = json.loads(rag(env, "status", "--json").stdout)
     assert status["articles"] >= 1
     assert status["embedder"] == {"name": DEFAULT_EMBEDDER, "dim": 384}
+    assert status["model_check"] is not None  # the first answer's test generation passed
+
+
+def test_the_installed_llama_cpp_runs_on_any_x86_64_cpu_with_avx2() -> None:
+    """As requirements.txt builds it: AVX2 kernels, no AVX-512 and no AMX (which traps on
+    some virtual machines that advertise it)."""
+    import llama_cpp
+
+    if platform.machine() != "x86_64" or shutil.which("objdump") is None:
+        pytest.skip("needs x86-64 and objdump")
+    library = Path(llama_cpp.__file__).parent / "lib" / "libggml-cpu.so"
+    found = count_instructions(library)
+    assert found == {"amx": 0, "avx512_zmm": 0, "avx2_ymm": found["avx2_ymm"]}, found
+    assert found["avx2_ymm"] > 1000, found
+
+
+def test_doctor_checks_every_part_and_runs_the_test_generation(env: dict[str, str]) -> None:
+    result = rag(env, "doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for part in ("data dir", "index", "answer model", "llama.cpp", "embedder"):
+        assert re.search(rf"^ok +{part} ", result.stdout, re.MULTILINE), result.stdout
+    assert "a test generation ran in" in result.stdout
+
+
+def test_doctor_names_a_model_that_cannot_generate(env: dict[str, str], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(64))
+    result = rag(env, "doctor", "--model", str(broken))
+    assert result.returncode == 1
+    assert re.search(
+        r"^FAIL +llama\.cpp +a test generation with broken\.gguf failed",
+        result.stdout,
+        re.MULTILINE,
+    ), result.stdout
 
 
 def test_eval_of_three_questions_with_the_real_models(env: dict[str, str], tmp_path: Path) -> None:
