@@ -8,14 +8,14 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from importlib.metadata import entry_points
 from typing import Any, Literal, cast, get_args, get_origin
 
 from rag import __version__
 from rag.config import Settings, load_settings
 from rag.errors import InputError, RagError
-from rag.types import Answer, Passage, Problem
+from rag.types import Answer, Filters, Passage, Problem
 
 EXAMPLES = {
     "ingest": "example:\n  rag ingest ~/news/ multihop-rag/corpus.json",
@@ -24,6 +24,8 @@ EXAMPLES = {
     "search": 'example:\n  rag search "TechCrunch FTX trial" --since 2023-10-01\n'
     '  rag search --json "What did The Verge say about Apple last week?"',
     "status": "example:\n  rag status --json",
+    "articles": "example:\n  rag articles --source TechCrunch --since 2023-10-01\n"
+    "  rag articles --json | jq -r '.[].id'",
     "remove": "example:\n  rag remove https://example.com/story\n"
     "  rag remove --source 'Daily Example'",
 }
@@ -146,9 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=_status)
 
+    articles = command("articles", "List the indexed articles, newest first, with their ids.")
+    add_setting_flags(articles, ["since", "until", "sources"])
+    articles.add_argument("--json", action="store_true", help="print the articles as JSON")
+    articles.set_defaults(handler=_articles)
+
     remove = command("remove", "Delete articles from the index, by id or by source.")
-    remove.add_argument("ids", nargs="*", metavar="ID", help="article ids (see rag ask --json)")
-    remove.add_argument("--source", help="delete every article of this source")
+    remove.add_argument("ids", nargs="*", metavar="ID", help="article ids (see rag articles)")
+    remove.add_argument("--source", metavar="NAME", help="delete every article of this source")
     remove.set_defaults(handler=_remove)
 
     # Commands that live outside `rag` (such as `rag eval`) register through entry points:
@@ -258,10 +265,47 @@ def _remove(settings: Settings, args: argparse.Namespace) -> int:
     if missing or not ids:
         raise InputError(
             f"not in the index: {', '.join(missing) or 'any article of ' + repr(args.source)}",
-            hint="See the ids with `rag ask --json` and the sources with `rag status`.",
+            hint="See the ids and sources with `rag articles`.",
         )
     pipeline.remove(ids)
     print(f"removed {len(ids)} article(s)")
+    return 0
+
+
+def _articles(settings: Settings, args: argparse.Namespace) -> int:
+    from rag.filters import describe
+    from rag.pipeline import Pipeline
+
+    filters = Filters(settings.since, settings.until, settings.sources)
+    entries = Pipeline(settings).articles(filters)
+    if args.json:
+        rows = [
+            {
+                "id": e.id,
+                "title": e.title,
+                "source": e.source,
+                "published_at": e.published_at,
+                "chunks": e.chunks,
+                "origin": e.origin,
+            }
+            for e in entries
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
+        print(f"no {describe(filters)}" if filters else "the index is empty: rag ingest PATH")
+        return 0
+    if filters:
+        print(f"note: only {describe(filters)}")
+    for entry in entries:
+        day = (
+            datetime.fromisoformat(entry.published_at).date().isoformat()
+            if entry.published_at
+            else "undated"
+        )
+        chunks = f"{entry.chunks} chunk{'' if entry.chunks == 1 else 's'}"
+        print(f"{day:<10}  {entry.title} | {entry.source or 'unknown source'} | {chunks}")
+        print(f"{'':<10}  {entry.id}")
     return 0
 
 
