@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal, cast, get_args, get_origin
 
 from rag import __version__
@@ -44,19 +45,30 @@ SEARCH_SETTINGS = [
 ]
 """The settings of a search, as flags of every command that searches."""
 
+GLOBAL_SETTINGS = ["data_dir", "embedder"]
+"""Settings every command takes, before or after the command's name."""
 
-def add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+
+def add_setting_flags(
+    parser: argparse.ArgumentParser, names: Sequence[str], *, default: Any = None
+) -> None:
     """One `--name` flag per setting, typed and described as in `Settings`.
 
     A setting of several values (`sources`) is a repeatable singular flag (`--source`);
-    dates are checked by `Settings`, which names the flag in its error.
+    dates are checked by `Settings`, which names the flag in its error. The placeholder
+    says what goes there, from the setting's type (see `_placeholder`).
     """
     for name in names:
         field = Settings.model_fields[name]
         help = f"{field.description} (env RAG_{name.upper()})"
         if name == "sources":
             parser.add_argument(
-                "--source", dest="sources", action="append", metavar="NAME", help=help
+                "--source",
+                dest="sources",
+                action="append",
+                metavar="NAME",
+                default=default,
+                help=help,
             )
             continue
         kinds = [t for t in get_args(field.annotation) if t is not type(None)]
@@ -64,31 +76,58 @@ def add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> 
         choices = None
         if get_origin(field.annotation) is Literal:
             base, choices = str, get_args(field.annotation)
-        elif base is date:
-            base = str
-        kind = cast(Callable[[str], Any], base)
         parser.add_argument(
             "--" + name.replace("_", "-"),
-            type=kind,
+            type=cast(Callable[[str], Any], str if base is date else base),
             choices=choices,
-            metavar=name.split("_")[-1].upper() if choices is None else None,
+            metavar=None if choices else _placeholder(name, base, field.metadata),
+            default=default,
             help=help,
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    add_setting_flags(common, ["data_dir", "embedder"])
-    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+def _placeholder(name: str, kind: type, constraints: Sequence[Any]) -> str:
+    """What goes after a setting's flag: a day, a number (or its range), a folder, a file."""
+    if kind is date:
+        return "YYYY-MM-DD"
+    if kind in (int, float):
+        low = next((c.ge for c in constraints if hasattr(c, "ge")), None)
+        high = next((c.le for c in constraints if hasattr(c, "le")), None)
+        return f"{low:g}..{high:g}" if low is not None and high is not None else "N"
+    if kind is Path:
+        return "DIR" if name.endswith("_dir") else "PATH"
+    return "NAME_OR_PATH"  # the free-text settings name a model: on the hub, or a local path
 
+
+def _add_global_flags(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    add_setting_flags(parser, GLOBAL_SETTINGS, default=default)
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks on errors"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`rag` and its commands. The global flags (and `--json`, for the commands that have
+    it) go before or after the command's name; one given after it wins."""
     parser = argparse.ArgumentParser(
         prog="rag",
         description="Ask questions about news articles; every answer cites its sources.",
-        epilog='example:\n  rag ask "Who attended the London meeting?"',
+        epilog='example:\n  rag ask "Who attended the London meeting?"\n  rag articles',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"newsrag {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_global_flags(parser, default=None)
+    parser.add_argument(
+        "--json",
+        dest="json_before_command",
+        action="store_true",
+        help="print JSON, for the commands that have --json",
+    )
+    # A command's copies of the global flags stay unset unless given, so as not to hide
+    # the values given before the command's name.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_flags(common, default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(
         name: str, help: str, *, description: str | None = None, epilog: str | None = None
@@ -166,7 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.json_before_command:
+        if "json" not in args:
+            parser.error(f"rag {args.command} has no --json")
+        args.json = True
     try:
         overrides = {name: getattr(args, name, None) for name in Settings.model_fields}
         return int(args.handler(load_settings(overrides), args))

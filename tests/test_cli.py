@@ -185,6 +185,66 @@ def help_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().out
 
 
+def test_bare_rag_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys)
+    assert code == 0 and not err
+    assert out.startswith("usage: rag")
+    for command in COMMANDS:
+        assert f"\n    {command} " in out, command
+
+
+def test_global_flags_go_before_or_after_the_command(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    data = str(isolated / "elsewhere")
+    after = run(capsys, "status", "--json", "--data-dir", data)
+    before = run(capsys, "--data-dir", data, "--json", "status")
+    assert before == after
+    assert json.loads(before[1])["data_dir"] == data
+    _, out, _ = run(capsys, "--data-dir", "ignored", "status", "--data-dir", data, "--json")
+    assert json.loads(out)["data_dir"] == data
+    code, _, err = run(capsys, "--debug", "ask", "")
+    assert code == 1 and "Traceback" in err
+
+
+def test_json_before_a_command_without_json_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--json", "remove", "some-id"])
+    assert caught.value.code == 2
+    assert "rag remove has no --json" in capsys.readouterr().err
+
+
+DATE_FLAGS = [f"--{name.replace('_', '-')}" for name in ("since", "until", "as_of")]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_date_flags_ask_for_a_day(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_of(command, capsys)
+    for flag in DATE_FLAGS:
+        assert f"{flag} {flag.split('-')[-1].upper()}" not in text
+        if flag in text:
+            assert f"{flag} YYYY-MM-DD" in text
+
+
+def test_setting_flags_say_what_goes_there(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_of("ask", capsys).split())
+    for shown in (
+        "--data-dir DIR",
+        "--embedder NAME_OR_PATH",
+        "--model PATH",
+        "--max-tokens N",
+        "--threads N",
+        "--k 1..50",
+        "--bm25-weight 0..1",
+        "--since YYYY-MM-DD",
+        "--source NAME",
+        "--retriever {hybrid,dense,bm25}",
+    ):
+        assert shown in text, shown
+
+
 STORIES = [
     ("https://x.example/old", "Wired", "2023-09-30T23:30:00+00:00"),
     ("https://x.example/new", "BBC", "2023-11-01T00:00:00+00:00"),
