@@ -42,16 +42,22 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--dataset",
         type=Path,
+        metavar="PATH",
         help="question set: newsrag JSONL or MultiHop-RAG queries JSON (auto-detected)",
     )
     parser.add_argument(
         "--corpus",
         type=Path,
+        metavar="PATH",
         help="articles the questions are about; "
         "indexed separately (cached), never into your main index",
     )
-    parser.add_argument("--out", type=Path, help="output folder (default: eval-runs/DATASET-TIME)")
-    parser.add_argument("--limit", type=_positive, help="a stratified sample of N questions")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="output folder (default: eval-runs/DATASET-TIME)"
+    )
+    parser.add_argument(
+        "--limit", type=_positive, metavar="N", help="a stratified sample of N questions"
+    )
     parser.add_argument(
         "--held-out",
         type=_positive,
@@ -60,6 +66,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--types",
+        metavar="TYPE,...",
         help="only these question types, comma-separated "
         "(a prefix is enough: inference,comparison)",
     )

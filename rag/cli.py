@@ -8,14 +8,15 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal, cast, get_args, get_origin
 
 from rag import __version__
 from rag.config import Settings, load_settings
 from rag.errors import InputError, RagError
-from rag.types import Answer, Passage, Problem
+from rag.types import Answer, Filters, Passage, Problem
 
 EXAMPLES = {
     "ingest": "example:\n  rag ingest ~/news/ multihop-rag/corpus.json",
@@ -24,6 +25,8 @@ EXAMPLES = {
     "search": 'example:\n  rag search "TechCrunch FTX trial" --since 2023-10-01\n'
     '  rag search --json "What did The Verge say about Apple last week?"',
     "status": "example:\n  rag status --json",
+    "articles": "example:\n  rag articles --source TechCrunch --since 2023-10-01\n"
+    "  rag articles --json | jq -r '.[].id'",
     "remove": "example:\n  rag remove https://example.com/story\n"
     "  rag remove --source 'Daily Example'",
 }
@@ -42,19 +45,30 @@ SEARCH_SETTINGS = [
 ]
 """The settings of a search, as flags of every command that searches."""
 
+GLOBAL_SETTINGS = ["data_dir", "embedder"]
+"""Settings every command takes, before or after the command's name."""
 
-def add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+
+def add_setting_flags(
+    parser: argparse.ArgumentParser, names: Sequence[str], *, default: Any = None
+) -> None:
     """One `--name` flag per setting, typed and described as in `Settings`.
 
     A setting of several values (`sources`) is a repeatable singular flag (`--source`);
-    dates are checked by `Settings`, which names the flag in its error.
+    dates are checked by `Settings`, which names the flag in its error. The placeholder
+    says what goes there, from the setting's type (see `_placeholder`).
     """
     for name in names:
         field = Settings.model_fields[name]
         help = f"{field.description} (env RAG_{name.upper()})"
         if name == "sources":
             parser.add_argument(
-                "--source", dest="sources", action="append", metavar="NAME", help=help
+                "--source",
+                dest="sources",
+                action="append",
+                metavar="NAME",
+                default=default,
+                help=help,
             )
             continue
         kinds = [t for t in get_args(field.annotation) if t is not type(None)]
@@ -62,31 +76,58 @@ def add_setting_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> 
         choices = None
         if get_origin(field.annotation) is Literal:
             base, choices = str, get_args(field.annotation)
-        elif base is date:
-            base = str
-        kind = cast(Callable[[str], Any], base)
         parser.add_argument(
             "--" + name.replace("_", "-"),
-            type=kind,
+            type=cast(Callable[[str], Any], str if base is date else base),
             choices=choices,
-            metavar=name.split("_")[-1].upper() if choices is None else None,
+            metavar=None if choices else _placeholder(name, base, field.metadata),
+            default=default,
             help=help,
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    add_setting_flags(common, ["data_dir", "embedder"])
-    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+def _placeholder(name: str, kind: type, constraints: Sequence[Any]) -> str:
+    """What goes after a setting's flag: a day, a number (or its range), a folder, a file."""
+    if kind is date:
+        return "YYYY-MM-DD"
+    if kind in (int, float):
+        low = next((c.ge for c in constraints if hasattr(c, "ge")), None)
+        high = next((c.le for c in constraints if hasattr(c, "le")), None)
+        return f"{low:g}..{high:g}" if low is not None and high is not None else "N"
+    if kind is Path:
+        return "DIR" if name.endswith("_dir") else "PATH"
+    return "NAME_OR_PATH"  # the free-text settings name a model: on the hub, or a local path
 
+
+def _add_global_flags(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    add_setting_flags(parser, GLOBAL_SETTINGS, default=default)
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks on errors"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`rag` and its commands. The global flags (and `--json`, for the commands that have
+    it) go before or after the command's name; one given after it wins."""
     parser = argparse.ArgumentParser(
         prog="rag",
         description="Ask questions about news articles; every answer cites its sources.",
-        epilog='example:\n  rag ask "Who attended the London meeting?"',
+        epilog='example:\n  rag ask "Who attended the London meeting?"\n  rag articles',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"newsrag {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_global_flags(parser, default=None)
+    parser.add_argument(
+        "--json",
+        dest="json_before_command",
+        action="store_true",
+        help="print JSON, for the commands that have --json",
+    )
+    # A command's copies of the global flags stay unset unless given, so as not to hide
+    # the values given before the command's name.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_flags(common, default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(
         name: str, help: str, *, description: str | None = None, epilog: str | None = None
@@ -146,9 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=_status)
 
+    articles = command("articles", "List the indexed articles, newest first, with their ids.")
+    add_setting_flags(articles, ["since", "until", "sources"])
+    articles.add_argument("--json", action="store_true", help="print the articles as JSON")
+    articles.set_defaults(handler=_articles)
+
     remove = command("remove", "Delete articles from the index, by id or by source.")
-    remove.add_argument("ids", nargs="*", metavar="ID", help="article ids (see rag ask --json)")
-    remove.add_argument("--source", help="delete every article of this source")
+    remove.add_argument("ids", nargs="*", metavar="ID", help="article ids (see rag articles)")
+    remove.add_argument("--source", metavar="NAME", help="delete every article of this source")
     remove.set_defaults(handler=_remove)
 
     # Commands that live outside `rag` (such as `rag eval`) register through entry points:
@@ -159,7 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.json_before_command:
+        if "json" not in args:
+            parser.error(f"rag {args.command} has no --json")
+        args.json = True
     try:
         overrides = {name: getattr(args, name, None) for name in Settings.model_fields}
         return int(args.handler(load_settings(overrides), args))
@@ -258,10 +312,47 @@ def _remove(settings: Settings, args: argparse.Namespace) -> int:
     if missing or not ids:
         raise InputError(
             f"not in the index: {', '.join(missing) or 'any article of ' + repr(args.source)}",
-            hint="See the ids with `rag ask --json` and the sources with `rag status`.",
+            hint="See the ids and sources with `rag articles`.",
         )
     pipeline.remove(ids)
     print(f"removed {len(ids)} article(s)")
+    return 0
+
+
+def _articles(settings: Settings, args: argparse.Namespace) -> int:
+    from rag.filters import describe
+    from rag.pipeline import Pipeline
+
+    filters = Filters(settings.since, settings.until, settings.sources)
+    entries = Pipeline(settings).articles(filters)
+    if args.json:
+        rows = [
+            {
+                "id": e.id,
+                "title": e.title,
+                "source": e.source,
+                "published_at": e.published_at,
+                "chunks": e.chunks,
+                "origin": e.origin,
+            }
+            for e in entries
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
+        print(f"no {describe(filters)}" if filters else "the index is empty: rag ingest PATH")
+        return 0
+    if filters:
+        print(f"note: only {describe(filters)}")
+    for entry in entries:
+        day = (
+            datetime.fromisoformat(entry.published_at).date().isoformat()
+            if entry.published_at
+            else "undated"
+        )
+        chunks = f"{entry.chunks} chunk{'' if entry.chunks == 1 else 's'}"
+        print(f"{day:<10}  {entry.title} | {entry.source or 'unknown source'} | {chunks}")
+        print(f"{'':<10}  {entry.id}")
     return 0
 
 

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -395,9 +396,25 @@ class Pipeline:
             passages = run(search_plan)
         return SearchResult(passages, search_plan.filters, notes)
 
-    def articles(self) -> list[Entry]:
-        """Every indexed article, newest first, undated ones last."""
-        done = [e for e in self.manifest.entries() if e.state == "done"]
+    def articles(self, filters: Filters | None = None) -> list[Entry]:
+        """The indexed articles that pass `filters`, newest first, undated ones last.
+
+        Sources are compared ignoring case; an undated article never passes a date range.
+        """
+        filters = filters or Filters()
+        sources = {s.casefold() for s in filters.sources}
+
+        def passes(entry: Entry) -> bool:
+            if sources and (entry.source or "").casefold() not in sources:
+                return False
+            if not (filters.since or filters.until):
+                return True
+            if entry.published_at is None:
+                return False
+            day = datetime.fromisoformat(entry.published_at).date()
+            return (filters.since or day) <= day <= (filters.until or day)
+
+        done = [e for e in self.manifest.entries() if e.state == "done" and passes(e)]
         done.sort(key=lambda e: e.published_at or "", reverse=True)
         return done
 

@@ -106,7 +106,10 @@ def test_status_json_on_an_empty_index(capsys: pytest.CaptureFixture[str], isola
     assert "Qwen2.5" in status["model"]
 
 
-@pytest.mark.parametrize("command", ["ingest", "ask", "status", "remove", "eval"])
+COMMANDS = ["ingest", "ask", "search", "status", "articles", "remove", "serve", "eval"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -174,3 +177,155 @@ def test_serve_auth_needs_a_user_and_a_password(capsys: pytest.CaptureFixture[st
     assert "USER:PASS" in capsys.readouterr().err
     args = build_parser().parse_args(["serve", "--auth", "alice:pa:ss", "--host", "0.0.0.0"])
     assert args.auth == ("alice", "pa:ss")
+
+
+def help_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    return capsys.readouterr().out
+
+
+def test_bare_rag_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys)
+    assert code == 0 and not err
+    assert out.startswith("usage: rag")
+    for command in COMMANDS:
+        assert f"\n    {command} " in out, command
+
+
+def test_global_flags_go_before_or_after_the_command(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    data = str(isolated / "elsewhere")
+    after = run(capsys, "status", "--json", "--data-dir", data)
+    before = run(capsys, "--data-dir", data, "--json", "status")
+    assert before == after
+    assert json.loads(before[1])["data_dir"] == data
+    _, out, _ = run(capsys, "--data-dir", "ignored", "status", "--data-dir", data, "--json")
+    assert json.loads(out)["data_dir"] == data
+    code, _, err = run(capsys, "--debug", "ask", "")
+    assert code == 1 and "Traceback" in err
+
+
+def test_json_before_a_command_without_json_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--json", "remove", "some-id"])
+    assert caught.value.code == 2
+    assert "rag remove has no --json" in capsys.readouterr().err
+
+
+DATE_FLAGS = [f"--{name.replace('_', '-')}" for name in ("since", "until", "as_of")]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_date_flags_ask_for_a_day(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_of(command, capsys)
+    for flag in DATE_FLAGS:
+        assert f"{flag} {flag.split('-')[-1].upper()}" not in text
+        if flag in text:
+            assert f"{flag} YYYY-MM-DD" in text
+
+
+def test_setting_flags_say_what_goes_there(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_of("ask", capsys).split())
+    for shown in (
+        "--data-dir DIR",
+        "--embedder NAME_OR_PATH",
+        "--model PATH",
+        "--max-tokens N",
+        "--threads N",
+        "--k 1..50",
+        "--bm25-weight 0..1",
+        "--since YYYY-MM-DD",
+        "--source NAME",
+        "--retriever {hybrid,dense,bm25}",
+    ):
+        assert shown in text, shown
+
+
+STORIES = [
+    ("https://x.example/old", "Wired", "2023-09-30T23:30:00+00:00"),
+    ("https://x.example/new", "BBC", "2023-11-01T00:00:00+00:00"),
+    ("https://x.example/mid", "BBC", "2023-10-15T08:00:00+00:00"),
+    ("https://x.example/undated", "Wired", None),
+]
+
+
+@pytest.fixture
+def indexed(isolated: Path) -> Path:
+    """The stories indexed with the fake keyword embedder: a command that loaded the real
+    embedder would refuse this index."""
+    records = [
+        {
+            "title": f"Story {url.rsplit('/', 1)[1]}",
+            "url": url,
+            "source": source,
+            "published_at": day,
+            "body": f"London news from {url}.",
+        }
+        for url, source, day in STORIES
+    ]
+    settings = load_settings(environ={"RAG_DATA_DIR": str(isolated / "data")}, cwd=isolated)
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["london"]))
+    pipeline.ingest([write(isolated / "news.jsonl", "\n".join(json.dumps(r) for r in records))])
+    return isolated / "data"
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], ["new", "mid", "old", "undated"]),
+        (["--since", "2023-10-01"], ["new", "mid"]),
+        (["--until", "2023-10-15"], ["mid", "old"]),
+        (["--source", "wired"], ["old", "undated"]),
+        (["--source", "bbc", "--source", "Wired", "--until", "2023-10-01"], ["old"]),
+        (["--source", "Nobody"], []),
+    ],
+)
+def test_articles_lists_the_index_newest_first_with_the_search_filters(
+    capsys: pytest.CaptureFixture[str], indexed: Path, flags: list[str], expected: list[str]
+) -> None:
+    code, out, _ = run(capsys, "articles", "--json", *flags)
+    assert code == 0
+    listed = json.loads(out)
+    assert [a["id"].rsplit("/", 1)[1] for a in listed] == expected
+    assert all(a["chunks"] >= 1 and a["source"] in ("BBC", "Wired") for a in listed)
+
+
+def test_articles_shows_dates_sources_and_ids(
+    capsys: pytest.CaptureFixture[str], indexed: Path
+) -> None:
+    code, out, _ = run(capsys, "articles")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "2023-11-01  Story new | BBC | 1 chunk"
+    assert lines[1].split() == ["https://x.example/new"]
+    assert lines[6].startswith("undated     Story undated | Wired")
+    code, out, _ = run(capsys, "articles", "--source", "Nobody", "--since", "2023-01-01")
+    assert (code, out) == (0, "no articles published since 2023-01-01 from Nobody\n")
+
+
+def test_articles_on_an_empty_index(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "articles") == (0, "the index is empty: rag ingest PATH\n", "")
+
+
+def test_articles_loads_no_model(indexed: Path) -> None:
+    code = (
+        "import sys; from rag.cli import main; main(['articles']);"
+        "heavy = {'torch', 'llama_cpp', 'sentence_transformers', 'onnxruntime'} & set(sys.modules);"
+        "print(sorted(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "[]"
+    assert "https://x.example/undated" in result.stdout
+
+
+def test_remove_points_at_articles_for_the_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "remove", "https://nowhere.example/x")
+    assert_clean_error(code, err, "not in the index")
+    assert "`rag articles`" in err
+    assert "see rag articles" in help_of("remove", capsys)

@@ -15,7 +15,7 @@ def test_every_setting_is_in_the_configuration_table() -> None:
         assert f"| `{name}` | `RAG_{name.upper()}` |" in README, name
 
 
-def test_every_command_is_documented() -> None:
+def test_every_command_is_in_the_commands_table() -> None:
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for command in commands:
-        assert f"rag {command}" in README, command
+        assert f"\n| `rag {command}" in README, command

@@ -24,9 +24,14 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         epilog=EXAMPLE,
     )
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (default: %(default)s)",
     )
-    parser.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=7860, metavar="N", help="port (default: %(default)s)"
+    )
     parser.add_argument("--auth", type=_credentials, metavar="USER:PASS", help="require this login")
     add_setting_flags(parser, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
     parser.set_defaults(handler=run)
