@@ -28,7 +28,9 @@ EXAMPLES = {
     "articles": "example:\n  rag articles --source TechCrunch --since 2023-10-01\n"
     "  rag articles --json | jq -r '.[].id'",
     "remove": "example:\n  rag remove https://example.com/story\n"
-    "  rag remove --source 'Daily Example'",
+    "  rag remove --source 'Daily Example'\n"
+    "  rag remove --all",
+    "doctor": "example:\n  rag doctor\n  rag doctor --model ~/models/other.gguf",
 }
 
 
@@ -195,7 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     remove = command("remove", "Delete articles from the index, by id or by source.")
     remove.add_argument("ids", nargs="*", metavar="ID", help="article ids (see rag articles)")
     remove.add_argument("--source", metavar="NAME", help="delete every article of this source")
+    remove.add_argument("--all", action="store_true", help="delete every article: an empty index")
     remove.set_defaults(handler=_remove)
+
+    doctor = command(
+        "doctor",
+        "Check that this installation can answer: data dir, index, models, llama.cpp build.",
+    )
+    add_setting_flags(doctor, ["model", "threads"])
+    doctor.set_defaults(handler=_doctor)
 
     # Commands that live outside `rag` (such as `rag eval`) register through entry points:
     # each gets `command` to make its parser with the common flags.
@@ -300,12 +310,15 @@ def _field_map(text: str) -> dict[str, str]:
 def _remove(settings: Settings, args: argparse.Namespace) -> int:
     from rag.pipeline import Pipeline
 
-    if bool(args.ids) == bool(args.source):
+    if [bool(args.ids), args.source is not None, args.all].count(True) != 1:
         raise InputError(
-            "give article ids or --source, not both or neither",
-            hint="rag remove ID [ID...]  or  rag remove --source NAME",
+            "give article ids, --source or --all: one of them",
+            hint="rag remove ID [ID...]  or  rag remove --source NAME  or  rag remove --all",
         )
     pipeline = Pipeline(settings)
+    if args.all:
+        print(f"removed {pipeline.remove_all()} article(s)")
+        return 0
     known = {entry.id for entry in pipeline.manifest.entries()}
     ids = [e.id for e in pipeline.manifest.find(source=args.source)] if args.source else args.ids
     missing = [i for i in ids if i not in known]
@@ -317,6 +330,19 @@ def _remove(settings: Settings, args: argparse.Namespace) -> int:
     pipeline.remove(ids)
     print(f"removed {len(ids)} article(s)")
     return 0
+
+
+def _doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from rag.doctor import run_checks
+
+    print("checking (a test generation and the embedder take a few seconds) ...", file=sys.stderr)
+    checks = run_checks(settings)
+    width = max(len(check.name) for check in checks)
+    for check in checks:
+        print(f"{'ok' if check.ok else 'FAIL':<5} {check.name:<{width}}  {check.detail}")
+        if check.hint:
+            print(f"{'':<{width + 8}}hint: {check.hint}")
+    return 0 if all(check.ok for check in checks) else 1
 
 
 def _articles(settings: Settings, args: argparse.Namespace) -> int:
@@ -452,6 +478,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
                     "last_published": last,
                     "embedder": embedder,
                     "model": status.model,
+                    "model_check": status.model_checked,
                     "data_dir": str(status.data_dir),
                     "last_ingest": {
                         "started_at": last_ingest.started_at,
@@ -473,6 +500,12 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         ("dates", f"{first} to {last}" if first else "-"),
         ("embedder", f"{embedder['name']} ({embedder['dim']} dims)" if embedder else "-"),
         ("model", status.model),
+        (
+            "model check",
+            f"passed on this build and CPU ({status.model_checked})"
+            if status.model_checked
+            else "not run yet: it runs before the first answer, or now with `rag doctor`",
+        ),
         ("data dir", str(status.data_dir)),
     ]
     if last_ingest is not None:

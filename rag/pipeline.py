@@ -265,6 +265,15 @@ class Pipeline:
         self._remove(article_ids)
         self.index.sync(self.store, self.manifest.generation())
 
+    def remove_all(self) -> int:
+        """Delete every article and every copy of one; how many articles there were."""
+        ids = [entry.id for entry in self.manifest.entries()]
+        self.manifest.mark_pending(ids)
+        self.store.remove_articles(ids)
+        self.manifest.remove(ids)  # their copies with them: nothing is left to re-home
+        self.index.sync(self.store, self.manifest.generation())
+        return len(ids)
+
     def _remove(self, article_ids: Sequence[str]) -> None:
         """Delete these articles: marked pending first, so that an interrupted removal
         leaves nothing that looks whole; then their chunks; then their manifest entries.

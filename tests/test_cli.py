@@ -106,7 +106,7 @@ def test_status_json_on_an_empty_index(capsys: pytest.CaptureFixture[str], isola
     assert "Qwen2.5" in status["model"]
 
 
-COMMANDS = ["ingest", "ask", "search", "status", "articles", "remove", "serve", "eval"]
+COMMANDS = ["ingest", "ask", "search", "status", "articles", "remove", "doctor", "serve", "eval"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -141,7 +141,9 @@ def test_an_unwritable_data_dir_is_a_clean_error(
 
 def test_remove_needs_ids_or_a_source_it_knows(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "remove")
-    assert_clean_error(code, err, "give article ids or --source")
+    assert_clean_error(code, err, "give article ids, --source or --all")
+    code, _, err = run(capsys, "remove", "--all", "--source", "BBC")
+    assert_clean_error(code, err, "give article ids, --source or --all")
     code, _, err = run(capsys, "remove", "https://nowhere.example/x")
     assert_clean_error(code, err, "not in the index: https://nowhere.example/x")
     code, _, err = run(capsys, "remove", "--source", "Nobody")
@@ -329,3 +331,25 @@ def test_remove_points_at_articles_for_the_ids(capsys: pytest.CaptureFixture[str
     assert_clean_error(code, err, "not in the index")
     assert "`rag articles`" in err
     assert "see rag articles" in help_of("remove", capsys)
+
+
+def test_remove_all_empties_the_index_copies_included(
+    capsys: pytest.CaptureFixture[str], indexed: Path, isolated: Path
+) -> None:
+    copy = {"title": "Reprint", "url": "https://y.example/reprint", "source": "Echo"}
+    copy["body"] = "London news from https://x.example/new."  # the text of an indexed story
+    settings = load_settings(environ={"RAG_DATA_DIR": str(indexed)}, cwd=isolated)
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["london"]))
+    report = pipeline.ingest([write(isolated / "copy.json", json.dumps(copy))])
+    assert report.outcomes == {"copy": 1}
+    # Re-homing the copy would need the real embedder, which this index refuses.
+    assert run(capsys, "remove", "--all") == (0, "removed 4 article(s)\n", "")
+    assert run(capsys, "articles")[1] == "the index is empty: rag ingest PATH\n"
+    status = json.loads(run(capsys, "status", "--json")[1])
+    assert (status["articles"], status["chunks"]) == (0, 0)
+
+
+def test_status_says_whether_the_model_check_has_run(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    assert "model check not run yet: it runs before the first answer" in out

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from rag import model_check
+from rag.config import Settings
 from rag.errors import ModelError, NativeCrashError
 from rag.model_check import ensure_model_runs, last_pass
+from rag.pipeline import Pipeline
 
 SIGILL_CHILD = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGILL)"]
 HEALTHY_CHILD = [sys.executable, "-c", "pass"]
@@ -85,3 +87,15 @@ def test_a_pass_is_cached_per_build_and_model_and_forced_checks_run_again(
     assert last_pass(model, cache_dir=cache) is None
     with pytest.raises(NativeCrashError):
         ensure_model_runs(model, cache_dir=cache, threads=None)
+
+
+def test_status_reports_the_cached_pass(
+    monkeypatch: pytest.MonkeyPatch, model: Path, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", model=model)
+    assert Pipeline(settings).status().model_checked is None
+    use_child(monkeypatch, HEALTHY_CHILD)
+    ensure_model_runs(model, cache_dir=settings.cache_dir, threads=None)
+    assert Pipeline(settings).status().model_checked == last_pass(
+        model, cache_dir=settings.cache_dir
+    )
