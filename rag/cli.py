@@ -121,9 +121,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="remove articles once read from these folders that are gone now",
     )
-    ingest.add_argument(
-        "--strict", action="store_true", help="exit non-zero when any input had a problem"
-    )
     ingest.add_argument("--json", action="store_true", help="print a JSON report")
     ingest.set_defaults(handler=_ingest)
 
@@ -225,8 +222,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
             f"wrote {report.chunks} chunks in {report.seconds:.1f} s"
         )
         _print_problems(report.problems)
-    failed = (args.strict and report.problems) or (report.problems and not report.articles)
-    return 1 if failed else 0
+    return 1 if report.problems else 0
 
 
 def _field_map(text: str) -> dict[str, str]:

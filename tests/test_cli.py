@@ -40,9 +40,12 @@ def assert_clean_error(code: int, err: str, message: str) -> None:
     assert "Traceback" not in err
 
 
-def test_unknown_path(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
-    code, _, err = run(capsys, "ingest", str(isolated / "missing.json"))
-    assert_clean_error(code, err, "no such file or folder")
+def test_unknown_path_is_a_problem_row(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    code, out, err = run(capsys, "ingest", str(isolated / "missing.json"))
+    assert code == 1
+    assert "read 0 articles" in out and "error:" not in err
+    row = err.strip().splitlines()[-1].split()
+    assert row[:5] == [str(isolated / "missing.json"), "no", "such", "file", "or"]
 
 
 def test_empty_question(capsys: pytest.CaptureFixture[str]) -> None:
@@ -174,3 +177,20 @@ def test_serve_auth_needs_a_user_and_a_password(capsys: pytest.CaptureFixture[st
     assert "USER:PASS" in capsys.readouterr().err
     args = build_parser().parse_args(["serve", "--auth", "alice:pa:ss", "--host", "0.0.0.0"])
     assert args.auth == ("alice", "pa:ss")
+
+
+def test_ingest_reads_the_rest_past_a_missing_path_and_exits_1(
+    capsys: pytest.CaptureFixture[str], isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Pipeline, "embedder", KeywordEmbedder(["london"]))
+    write(isolated / "good" / "a.txt", "London talks resumed.")
+    missing = isolated / "missing-path"
+    code, out, _ = run(capsys, "ingest", "good", str(missing), "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["outcomes"] == {"new": 1} and report["chunks"] == 1
+    assert [(p["origin"], p["message"]) for p in report["problems"]] == [
+        (str(missing), "no such file or folder")
+    ]
+    code, out, err = run(capsys, "ingest", "good")
+    assert code == 0 and "1 unchanged" in out and err == ""

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import SHARED_DATA, write
 
-from rag.errors import ArticleError, InputError
+from rag.errors import ArticleError
 from rag.formats import article_id, split_front_matter
 from rag.ingest import load_articles
 
@@ -167,10 +168,59 @@ def test_folders_are_read_recursively_in_order(tmp_path: Path) -> None:
     assert [a.title for a in load_articles([tmp_path]).articles] == ["One", "Two"]
 
 
-def test_a_missing_path_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"no such file or folder: .*nowhere") as caught:
-        load_articles([tmp_path / "nowhere"])
-    assert caught.value.hint
+def test_a_missing_path_is_a_problem_and_the_rest_loads(tmp_path: Path) -> None:
+    write(tmp_path / "good" / "a.txt", "Talks resumed.")
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "gone.txt")
+    result = load_articles([tmp_path / "good", tmp_path / "nowhere", tmp_path / "dangling.txt"])
+    assert [a.body for a in result.articles] == ["Talks resumed."]
+    assert [(p.origin, p.message) for p in result.problems] == [
+        (str(tmp_path / "nowhere"), "no such file or folder"),
+        (
+            str(tmp_path / "dangling.txt"),
+            "a symbolic link to nothing (its target is missing, or it loops)",
+        ),
+    ]
+    assert all(p.hint for p in result.problems)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda folder: None, "no articles found in this folder"),
+        (
+            lambda folder: (folder / "loop").symlink_to(folder / "loop"),
+            "no articles found in this folder",
+        ),
+        (
+            lambda folder: (folder / "self").symlink_to(folder, target_is_directory=True),
+            "no articles found in this folder",
+        ),
+        (
+            lambda folder: write(folder / "a.png", "x") and write(folder / "b.docx", "x"),
+            "no articles found in this folder "
+            "(only files of types that cannot be read: .docx x1, .png x1)",
+        ),
+    ],
+    ids=["empty", "symlink-loop", "link-to-itself", "unreadable-types"],
+)
+def test_a_folder_without_articles_is_a_problem(
+    tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    make(folder)
+    result = load_articles([folder])
+    assert result.articles == []
+    assert [(p.origin, p.message) for p in result.problems] == [(str(folder), message)]
+
+
+def test_symlink_loops_beside_articles_are_skipped(tmp_path: Path) -> None:
+    write(tmp_path / "news" / "a.txt", "Talks resumed.")
+    (tmp_path / "news" / "loop.txt").symlink_to(tmp_path / "news" / "loop.txt")
+    (tmp_path / "news" / "again").symlink_to(tmp_path / "news", target_is_directory=True)
+    result = load_articles([tmp_path / "news"])
+    assert [a.body for a in result.articles] == ["Talks resumed."]
+    assert result.problems == []
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "multihop-rag").is_dir(), reason="shared data not here")
