@@ -15,6 +15,7 @@ from typing import Any, Literal, cast, get_args, get_origin
 from rag import __version__
 from rag.config import Settings, load_settings
 from rag.errors import InputError, RagError
+from rag.ingest import READABLE
 from rag.types import Answer, Passage, Problem
 
 EXAMPLES = {
@@ -100,7 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    ingest = command("ingest", "Add articles (.txt, .md, .json, .jsonl, or folders) to the index.")
+    ingest = command(
+        "ingest",
+        f"Add articles to the index from files ({READABLE}), folders and http(s) URLs.",
+        description=textwrap.fill(
+            f"Add articles to the index from files ({READABLE}), folders and http(s) URLs. "
+            "Exit code 0 when every input was read without problems, 1 when any failed "
+            "(the problems are listed; the rest is still ingested)."
+        ),
+    )
     ingest.add_argument(
         "paths",
         nargs="+",

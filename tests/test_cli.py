@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from conftest import KeywordEmbedder, write
 
 from rag.cli import build_parser, main
 from rag.config import load_settings
+from rag.ingest import TEXT_SUFFIXES
 from rag.models import DEFAULT_MODEL_FILE
 from rag.pipeline import Pipeline
 
@@ -194,3 +196,12 @@ def test_ingest_reads_the_rest_past_a_missing_path_and_exits_1(
     ]
     code, out, err = run(capsys, "ingest", "good")
     assert code == 0 and "1 unchanged" in out and err == ""
+
+
+def test_ingest_help_names_every_format_it_reads(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["ingest", "--help"], ["--help"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(argv)
+        shown = " ".join(capsys.readouterr().out.split())
+        assert set(TEXT_SUFFIXES) <= set(re.findall(r"(?<![\w.])\.\w+", shown)), argv
+        assert "folders and http(s) URLs" in shown, argv
