@@ -23,6 +23,7 @@ from rag.errors import ArticleError
 from rag.types import Article, Problem
 
 DATE_HINT = "Write dates as 2025-04-23 or 2025-04-23T14:30:00+00:00."
+NO_TEXT_HINT = "Write the article's text into it, or leave it out."
 FIELDS = ("title", "body", "source", "author", "url", "published_at")
 
 Parsed = Iterator[Article | Problem]
@@ -136,12 +137,17 @@ def make_article(record: dict[str, Any], *, origin: str, default_title: str = ""
 
 def parse_text(text: str, *, origin: str, name: str) -> Parsed:
     """A plain text file: all of it is the body; the title comes from the file name."""
+    if not text.strip():
+        raise ArticleError(origin, "has no text", hint=NO_TEXT_HINT)
     yield make_article({"body": text}, origin=origin, default_title=title_from_name(name))
 
 
 def parse_markdown(text: str, *, origin: str, name: str) -> Parsed:
     """Markdown with optional YAML front matter holding the article's fields."""
     meta, body = split_front_matter(text, origin=origin)
+    if not body.strip():
+        below = " below its front matter" if meta else ""
+        raise ArticleError(origin, f"has no text{below}", hint=NO_TEXT_HINT)
     yield make_article({**meta, "body": body}, origin=origin, default_title=_md_title(body, name))
 
 

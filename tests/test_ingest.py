@@ -149,7 +149,7 @@ def test_binary_and_unknown_files_are_problems_not_crashes(tmp_path: Path) -> No
     assert [(p.origin, p.message) for p in result.problems] == [
         (str(binary), "binary file, not text"),
         (str(unknown), "unsupported file type '.docx'"),
-        (str(empty), "field 'body' is missing or empty"),
+        (str(empty), "has no text"),
     ]
 
 
@@ -221,6 +221,20 @@ def test_symlink_loops_beside_articles_are_skipped(tmp_path: Path) -> None:
     result = load_articles([tmp_path / "news"])
     assert [a.body for a in result.articles] == ["Talks resumed."]
     assert result.problems == []
+
+
+def test_empty_text_and_markdown_say_so_in_their_own_words(tmp_path: Path) -> None:
+    files = [
+        write(tmp_path / "empty.txt", ""),
+        write(tmp_path / "blank.md", "\n  \n"),
+        write(tmp_path / "fields-only.md", "---\ntitle: T\n---\n\n"),
+    ]
+    result = load_articles(files)
+    assert [(p.origin, p.message) for p in result.problems] == [
+        (str(files[0]), "has no text"),
+        (str(files[1]), "has no text"),
+        (str(files[2]), "has no text below its front matter"),
+    ]
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "multihop-rag").is_dir(), reason="shared data not here")
