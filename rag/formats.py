@@ -23,6 +23,12 @@ from rag.errors import ArticleError
 from rag.types import Article, Problem
 
 DATE_HINT = "Write dates as 2025-04-23 or 2025-04-23T14:30:00+00:00."
+MAX_BODY_CHARS = 1_000_000
+"""Longest body read, in characters: some fifteen times a long news feature (10,000 words,
+about 60,000 characters). Such a body is about 1,450 chunks of 200 tokens, which MiniLM embeds
+in about 90 s on two cores (measured on MultiHop-RAG's articles joined into one line); a 5 MB
+one took over 10 minutes with no progress shown, as an article is written in one piece."""
+NO_TEXT_HINT = "Write the article's text into it, or leave it out."
 FIELDS = ("title", "body", "source", "author", "url", "published_at")
 
 Parsed = Iterator[Article | Problem]
@@ -122,6 +128,13 @@ def make_article(record: dict[str, Any], *, origin: str, default_title: str = ""
     if not title:
         raise ArticleError(origin, "field 'title' is missing", hint="Give each article a 'title'.")
     body = body.strip()
+    if len(body) > MAX_BODY_CHARS:
+        raise ArticleError(
+            origin,
+            f"the text is too long for one article ({len(body):,} characters; "
+            f"the limit is {MAX_BODY_CHARS:,})",
+            hint="Split it into several articles, e.g. one per chapter or section.",
+        )
     return Article(
         id=article_id(url=fields["url"], source=fields["source"], body=body),
         title=title,
@@ -136,12 +149,17 @@ def make_article(record: dict[str, Any], *, origin: str, default_title: str = ""
 
 def parse_text(text: str, *, origin: str, name: str) -> Parsed:
     """A plain text file: all of it is the body; the title comes from the file name."""
+    if not text.strip():
+        raise ArticleError(origin, "has no text", hint=NO_TEXT_HINT)
     yield make_article({"body": text}, origin=origin, default_title=title_from_name(name))
 
 
 def parse_markdown(text: str, *, origin: str, name: str) -> Parsed:
     """Markdown with optional YAML front matter holding the article's fields."""
     meta, body = split_front_matter(text, origin=origin)
+    if not body.strip():
+        below = " below its front matter" if meta else ""
+        raise ArticleError(origin, f"has no text{below}", hint=NO_TEXT_HINT)
     yield make_article({**meta, "body": body}, origin=origin, default_title=_md_title(body, name))
 
 

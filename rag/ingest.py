@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag import fetch, formats
-from rag.errors import ArticleError, InputError
+from rag.errors import ArticleError
 from rag.formats import article_id
 from rag.types import Article, Problem
 
@@ -34,7 +34,9 @@ TEXT_SUFFIXES = {
 }
 MAX_FILE_BYTES = 256 * 1024 * 1024
 """Largest file read: larger ones are reported, not loaded into memory."""
-FORMATS_HINT = "Use .txt, .md, .json, .jsonl, .html, .rss/.atom/.xml or .urls (see README)."
+READABLE = ", ".join(TEXT_SUFFIXES)
+"""The file suffixes read, as help texts and hints name them."""
+FORMATS_HINT = f"Give {READABLE} files, folders of them, or http(s) URLs (see README)."
 
 
 @dataclass
@@ -53,8 +55,8 @@ def load_articles(
 ) -> LoadResult:
     """Read every article under `paths` (files, folders, http(s) URLs).
 
-    A path that does not exist is an `InputError`; everything else that goes wrong is a
-    `Problem`. `source`, when given, is every article's source (its outlet). `fields` maps
+    Whatever cannot be read (a missing path included) is a `Problem`; the rest is read.
+    `source`, when given, is every article's source (its outlet). `fields` maps
     article fields to the keys of JSON records that name them otherwise (body=content).
     """
     inputs, skipped = _inputs(paths)
@@ -86,7 +88,8 @@ def load_articles(
 
 def _inputs(paths: Iterable[Path | str]) -> tuple[list[Path | str], list[Problem]]:
     """Files (each once, folders expanded in name order) and URLs, in the order given; and
-    one problem per folder that holds files of types that cannot be read."""
+    the problems of the paths themselves: missing, a folder without articles, or a folder
+    holding files of types that cannot be read."""
     unique: dict[Path | str, Path | str] = {}
     problems = []
     for given in paths:
@@ -94,14 +97,26 @@ def _inputs(paths: Iterable[Path | str]) -> tuple[list[Path | str], list[Problem
             unique.setdefault(given, given)
             continue
         path = Path(given)
+        files: list[Path] = []
         if path.is_dir():
+            # rglob does not enter symlinked folders, and is_file() is False for a link
+            # that loops or leads nowhere: a loop is skipped, never followed.
             found = sorted(p for p in path.rglob("*") if p.is_file())
             files = [p for p in found if p.suffix.lower() in TEXT_SUFFIXES]
             skipped = Counter(
                 p.suffix.lower() or "(none)" for p in found if p.suffix.lower() not in TEXT_SUFFIXES
             )
-            if skipped:
-                kinds = ", ".join(f"{suffix} x{n}" for suffix, n in sorted(skipped.items()))
+            kinds = ", ".join(f"{suffix} x{n}" for suffix, n in sorted(skipped.items()))
+            if not files:
+                problems.append(
+                    Problem(
+                        str(path),
+                        "no articles found in this folder"
+                        + (f" (only files of types that cannot be read: {kinds})" if kinds else ""),
+                        f"Put {READABLE} files in it, or give another folder (see README).",
+                    )
+                )
+            elif skipped:
                 problems.append(
                     Problem(
                         str(path),
@@ -113,9 +128,14 @@ def _inputs(paths: Iterable[Path | str]) -> tuple[list[Path | str], list[Problem
         elif path.is_file():
             files = [path]
         else:
-            raise InputError(
-                f"no such file or folder: {path}",
-                hint="Pass article files, folders holding them, or http(s) URLs.",
+            problems.append(
+                Problem(
+                    str(path),
+                    "a symbolic link to nothing (its target is missing, or it loops)"
+                    if path.is_symlink()
+                    else "no such file or folder",
+                    "Check the path; pass article files, folders holding them, or http(s) URLs.",
+                )
             )
         for file in files:
             unique.setdefault(file.resolve(), file)

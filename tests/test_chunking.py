@@ -69,3 +69,37 @@ def test_chunks_carry_the_article_metadata() -> None:
         "https://x.example/a",
     )
     assert chunk.id == "a1::0"
+
+
+ENGLISH = "The council met on Tuesday to discuss the bridge, and the mayor said it would close. "
+
+
+@pytest.mark.parametrize(
+    ("head", "sentence"),
+    [
+        ("", ENGLISH),  # one long line of sentences
+        ("", ENGLISH.replace(",", "").replace(".", "")),  # one line, no sentence punctuation
+        ("Headline\n\n", ENGLISH),  # a title paragraph, then one long line
+    ],
+    ids=["sentences", "no-punctuation", "after-a-heading"],
+)
+def test_tokenizing_work_grows_linearly_with_the_body(head: str, sentence: str) -> None:
+    def characters_counted_per_body_character(copies: int) -> float:
+        counted = 0
+
+        def count(text: str) -> int:
+            nonlocal counted
+            counted += len(text)
+            return count_words(text)
+
+        body = head + sentence * copies
+        chunk_article(make_article(body), size=200, overlap=40, count_tokens=count)
+        return counted / len(body)
+
+    once, twice = (
+        characters_counted_per_body_character(1500),
+        characters_counted_per_body_character(3000),
+    )
+    # Linear: doubling the body does not raise the work per character (quadratic would double it).
+    assert twice < once * 1.1
+    assert twice < 6

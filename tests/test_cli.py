@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from conftest import KeywordEmbedder, write
 
 from rag.cli import build_parser, main
 from rag.config import load_settings
+from rag.ingest import TEXT_SUFFIXES
 from rag.models import DEFAULT_MODEL_FILE
 from rag.pipeline import Pipeline
 
@@ -40,9 +42,12 @@ def assert_clean_error(code: int, err: str, message: str) -> None:
     assert "Traceback" not in err
 
 
-def test_unknown_path(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
-    code, _, err = run(capsys, "ingest", str(isolated / "missing.json"))
-    assert_clean_error(code, err, "no such file or folder")
+def test_unknown_path_is_a_problem_row(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    code, out, err = run(capsys, "ingest", str(isolated / "missing.json"))
+    assert code == 1
+    assert "read 0 articles" in out and "error:" not in err
+    row = err.strip().splitlines()[-1].split()
+    assert row[:5] == [str(isolated / "missing.json"), "no", "such", "file", "or"]
 
 
 def test_empty_question(capsys: pytest.CaptureFixture[str]) -> None:
@@ -353,3 +358,29 @@ def test_status_says_whether_the_model_check_has_run(capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "status")
     assert code == 0
     assert "model check not run yet: it runs before the first answer" in out
+
+
+def test_ingest_reads_the_rest_past_a_missing_path_and_exits_1(
+    capsys: pytest.CaptureFixture[str], isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Pipeline, "embedder", KeywordEmbedder(["london"]))
+    write(isolated / "good" / "a.txt", "London talks resumed.")
+    missing = isolated / "missing-path"
+    code, out, _ = run(capsys, "ingest", "good", str(missing), "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["outcomes"] == {"new": 1} and report["chunks"] == 1
+    assert [(p["origin"], p["message"]) for p in report["problems"]] == [
+        (str(missing), "no such file or folder")
+    ]
+    code, out, err = run(capsys, "ingest", "good")
+    assert code == 0 and "1 unchanged" in out and err == ""
+
+
+def test_ingest_help_names_every_format_it_reads(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["ingest", "--help"], ["--help"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(argv)
+        shown = " ".join(capsys.readouterr().out.split())
+        assert set(TEXT_SUFFIXES) <= set(re.findall(r"(?<![\w.])\.\w+", shown)), argv
+        assert "folders and http(s) URLs" in shown, argv

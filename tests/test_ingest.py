@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA, write
+from conftest import SHARED_DATA, KeywordEmbedder, write
 
-from rag.errors import ArticleError, InputError
-from rag.formats import article_id, split_front_matter
+from rag.config import Settings
+from rag.errors import ArticleError
+from rag.formats import MAX_BODY_CHARS, article_id, split_front_matter
 from rag.ingest import load_articles
+from rag.pipeline import Pipeline
 
 MD = """---
 title: Talks in London
@@ -148,7 +151,7 @@ def test_binary_and_unknown_files_are_problems_not_crashes(tmp_path: Path) -> No
     assert [(p.origin, p.message) for p in result.problems] == [
         (str(binary), "binary file, not text"),
         (str(unknown), "unsupported file type '.docx'"),
-        (str(empty), "field 'body' is missing or empty"),
+        (str(empty), "has no text"),
     ]
 
 
@@ -167,10 +170,99 @@ def test_folders_are_read_recursively_in_order(tmp_path: Path) -> None:
     assert [a.title for a in load_articles([tmp_path]).articles] == ["One", "Two"]
 
 
-def test_a_missing_path_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"no such file or folder: .*nowhere") as caught:
-        load_articles([tmp_path / "nowhere"])
-    assert caught.value.hint
+def test_a_missing_path_is_a_problem_and_the_rest_loads(tmp_path: Path) -> None:
+    write(tmp_path / "good" / "a.txt", "Talks resumed.")
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "gone.txt")
+    result = load_articles([tmp_path / "good", tmp_path / "nowhere", tmp_path / "dangling.txt"])
+    assert [a.body for a in result.articles] == ["Talks resumed."]
+    assert [(p.origin, p.message) for p in result.problems] == [
+        (str(tmp_path / "nowhere"), "no such file or folder"),
+        (
+            str(tmp_path / "dangling.txt"),
+            "a symbolic link to nothing (its target is missing, or it loops)",
+        ),
+    ]
+    assert all(p.hint for p in result.problems)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda folder: None, "no articles found in this folder"),
+        (
+            lambda folder: (folder / "loop").symlink_to(folder / "loop"),
+            "no articles found in this folder",
+        ),
+        (
+            lambda folder: (folder / "self").symlink_to(folder, target_is_directory=True),
+            "no articles found in this folder",
+        ),
+        (
+            lambda folder: write(folder / "a.png", "x") and write(folder / "b.docx", "x"),
+            "no articles found in this folder "
+            "(only files of types that cannot be read: .docx x1, .png x1)",
+        ),
+    ],
+    ids=["empty", "symlink-loop", "link-to-itself", "unreadable-types"],
+)
+def test_a_folder_without_articles_is_a_problem(
+    tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    make(folder)
+    result = load_articles([folder])
+    assert result.articles == []
+    assert [(p.origin, p.message) for p in result.problems] == [(str(folder), message)]
+
+
+def test_symlink_loops_beside_articles_are_skipped(tmp_path: Path) -> None:
+    write(tmp_path / "news" / "a.txt", "Talks resumed.")
+    (tmp_path / "news" / "loop.txt").symlink_to(tmp_path / "news" / "loop.txt")
+    (tmp_path / "news" / "again").symlink_to(tmp_path / "news", target_is_directory=True)
+    result = load_articles([tmp_path / "news"])
+    assert [a.body for a in result.articles] == ["Talks resumed."]
+    assert result.problems == []
+
+
+def test_empty_text_and_markdown_say_so_in_their_own_words(tmp_path: Path) -> None:
+    files = [
+        write(tmp_path / "empty.txt", ""),
+        write(tmp_path / "blank.md", "\n  \n"),
+        write(tmp_path / "fields-only.md", "---\ntitle: T\n---\n\n"),
+    ]
+    result = load_articles(files)
+    assert [(p.origin, p.message) for p in result.problems] == [
+        (str(files[0]), "has no text"),
+        (str(files[1]), "has no text"),
+        (str(files[2]), "has no text below its front matter"),
+    ]
+
+
+def test_a_body_past_the_limit_is_refused_and_the_other_articles_are_ingested(
+    settings: Settings,
+) -> None:
+    folder = settings.data_dir.parent / "news"
+    sentence = "The council met on Tuesday to discuss the harbour bridge. "
+    big = write(folder / "big.txt", sentence * (MAX_BODY_CHARS // len(sentence) + 1))
+    records = [
+        {"title": "Huge", "body": sentence * (MAX_BODY_CHARS // len(sentence) + 1)},
+        {"title": "Small", "body": "London talks resumed."},
+    ]
+    write(folder / "dump.jsonl", "\n".join(json.dumps(r) for r in records))
+    write(folder / "ok.txt", "Talks in London.")
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["london"]))
+    report = pipeline.ingest([folder])
+    assert report.outcomes == {"new": 2}
+    assert sorted(c.text for c in pipeline.store.everything()[0]) == [
+        "London talks resumed.",
+        "Talks in London.",
+    ]
+    assert [p.origin for p in report.problems] == [str(big), f"{folder / 'dump.jsonl'}:1"]
+    for problem in report.problems:
+        assert problem.message.startswith("the text is too long for one article (")
+        assert f"the limit is {MAX_BODY_CHARS:,}" in problem.message
+        assert "Split it" in problem.hint
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "multihop-rag").is_dir(), reason="shared data not here")
