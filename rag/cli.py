@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="article files, folders, or http(s) URLs of pages and feeds",
     )
     add_setting_flags(ingest, ["chunk_tokens", "chunk_overlap"])
-    ingest.add_argument("--source", help="the outlet of these articles, whatever the files say")
+    ingest.add_argument(
+        "--source", metavar="NAME", help="the outlet of these articles, whatever the files say"
+    )
     ingest.add_argument(
         "--fields",
         type=_field_map,
@@ -290,10 +292,13 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         )
     else:
         outcomes = ", ".join(f"{n} {name}" for name, n in sorted(report.outcomes.items()))
-        print(
-            f"read {report.articles} articles ({outcomes or 'none'}); "
-            f"wrote {report.chunks} chunks in {report.seconds:.1f} s"
-        )
+        if report.articles or not report.problems:
+            print(
+                f"read {report.articles} articles ({outcomes or 'none'}); "
+                f"wrote {report.chunks} chunks in {report.seconds:.1f} s"
+            )
+        else:
+            print("no articles could be read: nothing was written (see the problems below)")
         _print_problems(report.problems)
     return 1 if report.problems else 0
 

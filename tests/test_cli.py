@@ -45,7 +45,7 @@ def assert_clean_error(code: int, err: str, message: str) -> None:
 def test_unknown_path_is_a_problem_row(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
     code, out, err = run(capsys, "ingest", str(isolated / "missing.json"))
     assert code == 1
-    assert "read 0 articles" in out and "error:" not in err
+    assert "no articles could be read: nothing was written" in out and "error:" not in err
     row = err.strip().splitlines()[-1].split()
     assert row[:5] == [str(isolated / "missing.json"), "no", "such", "file", "or"]
 
