@@ -529,7 +529,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             )
         )
     for name, value in rows:
-        print(f"{name:<12}{value}")
+        print(f"{name:<13}{value}")
     _print_problems(last_ingest.problems if last_ingest else ())
     return 0
 

@@ -150,17 +150,20 @@ def test_london_question_as_json_then_status(env: dict[str, str]) -> None:
     assert status["model_check"] is not None  # the first answer's test generation passed
 
 
-def test_the_installed_llama_cpp_runs_on_any_x86_64_cpu_with_avx2() -> None:
-    """As requirements.txt builds it: AVX2 kernels, no AVX-512 and no AMX (which traps on
-    some virtual machines that advertise it)."""
+def test_the_installed_llama_cpp_uses_this_cpu_but_not_amx() -> None:
+    """As requirements.txt builds it: AVX2, and AVX-512 where the CPU has it, but no AMX
+    (which traps on some virtual machines that advertise it)."""
     import llama_cpp
 
     if platform.machine() != "x86_64" or shutil.which("objdump") is None:
         pytest.skip("needs x86-64 and objdump")
     library = Path(llama_cpp.__file__).parent / "lib" / "libggml-cpu.so"
     found = count_instructions(library)
-    assert found == {"amx": 0, "avx512_zmm": 0, "avx2_ymm": found["avx2_ymm"]}, found
+    assert isinstance(found, dict)
+    assert found["amx"] == 0, found
     assert found["avx2_ymm"] > 1000, found
+    if " avx512f " in Path("/proc/cpuinfo").read_text():
+        assert found["avx512_zmm"] > 1000, found
 
 
 def test_doctor_checks_every_part_and_runs_the_test_generation(env: dict[str, str]) -> None:
