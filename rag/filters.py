@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from rag.errors import InputError
+from rag.errors import InputError, RagError
 from rag.types import Filters
 
 
@@ -22,16 +22,28 @@ def parse_day(text: str | None, *, field: str) -> date | None:
         ) from None
 
 
+def check_range(
+    since: date | None,
+    until: date | None,
+    *,
+    names: tuple[str, str] = ("since", "until"),
+    error: type[RagError] = InputError,
+) -> None:
+    """Refuse a range that ends before it starts, naming both ends as `names` (where each
+    came from) with an `error` of the caller's kind."""
+    if since and until and since > until:
+        raise error(
+            f"{names[0]} ({since}) is after {names[1]} ({until})",
+            hint="Swap the two dates, or clear one of them.",
+        )
+
+
 def make_filters(
     *, since: str | None = None, until: str | None = None, sources: Iterable[str] = ()
 ) -> Filters:
     """Filters from what a user typed, checked: real days, in order."""
     first, last = parse_day(since, field="since"), parse_day(until, field="until")
-    if first and last and first > last:
-        raise InputError(
-            f"since ({first}) is after until ({last})",
-            hint="Swap the two dates, or clear one of them.",
-        )
+    check_range(first, last)
     return Filters(first, last, tuple(dict.fromkeys(s.strip() for s in sources if s.strip())))
 
 

@@ -174,3 +174,25 @@ def test_serve_auth_needs_a_user_and_a_password(capsys: pytest.CaptureFixture[st
     assert "USER:PASS" in capsys.readouterr().err
     args = build_parser().parse_args(["serve", "--auth", "alice:pa:ss", "--host", "0.0.0.0"])
     assert args.auth == ("alice", "pa:ss")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ask", "Who?"],
+        ["search", "Who?"],
+        ["serve", "--model", "none.gguf"],  # had the range passed, it would stop, not serve
+        ["eval", "--dataset", "q.jsonl"],
+    ],
+    ids=["ask", "search", "serve", "eval"],
+)
+def test_a_reversed_date_range_is_refused_by_every_command_that_searches(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("RAG_SINCE", "2024-03-01")
+    code, _, err = run(capsys, *command, "--until", "2024-01-31")
+    assert_clean_error(
+        code,
+        err,
+        "environment variable RAG_SINCE (2024-03-01) is after option --until (2024-01-31)",
+    )
