@@ -1,8 +1,14 @@
-"""Read the restrictions a user puts on a search: publication dates and sources."""
+"""Read and check the restrictions a user puts on a search: publication dates and sources.
+
+Filters the user gives (flags, settings, the chat's boxes) are checked here, wherever they
+come from: a range that ends before it starts and a source the index does not hold are
+errors, never searched.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 from rag.errors import InputError, RagError
@@ -47,6 +53,24 @@ def make_filters(
     return Filters(first, last, tuple(dict.fromkeys(s.strip() for s in sources if s.strip())))
 
 
+def check_sources(sources: Iterable[str], *, known: Sequence[str]) -> None:
+    """Refuse a source that no article in the index has (names match exactly, as searches
+    match them), with the closest known names (case aside) as the hint."""
+    for source in sources:
+        if source in known:
+            continue
+        by_lower = {name.lower(): name for name in known}
+        close = [by_lower[n] for n in difflib.get_close_matches(source.lower(), by_lower)]
+        if close:
+            hint = "Did you mean " + " or ".join(repr(name) for name in close) + "?"
+        elif known:
+            shown = ", ".join(repr(name) for name in known[:5])
+            hint = f"Known sources include {shown}; `rag status` lists them all."
+        else:
+            hint = "No article in the index names its source; `rag status` shows what it holds."
+        raise InputError(f"unknown source {source!r}: no article in the index has it", hint=hint)
+
+
 def describe(filters: Filters) -> str:
     """`filters` in words: 'articles published 2023-10-01 to 2023-10-31 from TechCrunch'."""
     parts = ["articles"]
@@ -59,3 +83,8 @@ def describe(filters: Filters) -> str:
     if filters.sources:
         parts.append("from " + ", ".join(filters.sources))
     return " ".join(parts)
+
+
+def no_match(filters: Filters) -> str:
+    """What a search says when no article passes the user's own `filters`."""
+    return f"No article matches your filters: there are no {describe(filters)} in the index."

@@ -196,3 +196,41 @@ def test_a_reversed_date_range_is_refused_by_every_command_that_searches(
         err,
         "environment variable RAG_SINCE (2024-03-01) is after option --until (2024-01-31)",
     )
+
+
+@pytest.fixture
+def two_sources(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An index of a Wired and a BBC story, which the CLI searches with the keyword embedder."""
+    embedder = KeywordEmbedder(["london"])
+    monkeypatch.setattr(Pipeline, "embedder", property(lambda _: embedder))
+    stories = [
+        {"title": "A", "source": "Wired", "published_at": "2025-03-01", "body": "London a."},
+        {"title": "B", "source": "BBC", "published_at": "2025-04-01", "body": "London b."},
+    ]
+    dump = write(isolated / "news.jsonl", "\n".join(json.dumps(s) for s in stories))
+    assert main(["ingest", str(dump)]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.usefixtures("two_sources")
+def test_search_under_filters_that_match_nothing_finds_nothing_and_says_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "search", "London", "--since", "2025-03-15", "--source", "Wired")
+    assert (code, out) == (
+        0,
+        "note: No article matches your filters: there are no articles published since "
+        "2025-03-15 from Wired in the index.\nnothing found\n",
+    )
+
+
+@pytest.mark.usefixtures("two_sources")
+def test_search_for_a_source_the_index_does_not_hold_names_the_closest(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_SOURCES", "BBC,wired")
+    code, _, err = run(capsys, "search", "London", "--json")
+    assert_clean_error(code, err, "unknown source 'wired': no article in the index has it")
+    assert err.splitlines()[1] == "hint: Did you mean 'Wired'?"
