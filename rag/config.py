@@ -19,11 +19,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from rag.errors import ConfigError
+from rag.filters import check_range
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 ENV_PREFIX = "RAG_"
@@ -109,6 +111,15 @@ class Settings(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _range_in_order(self, info: ValidationInfo) -> Settings:
+        """A `ConfigError` naming where each end came from (the validation context, as
+        `load_settings` gives it) when since is after until."""
+        origins = info.context or {}
+        names = (origins.get("since", "since"), origins.get("until", "until"))
+        check_range(self.since, self.until, names=names, error=ConfigError)
+        return self
+
 
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
@@ -144,7 +155,7 @@ def load_settings(
             origins[name] = f"option --{name.replace('_', '-')}"
 
     try:
-        return Settings(**values)
+        return Settings.model_validate(values, context=origins)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "chunk_overlap"

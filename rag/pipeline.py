@@ -20,7 +20,7 @@ from rag.backends.chroma import ChromaStore, StoreStats
 from rag.cite import ground
 from rag.config import Settings
 from rag.errors import ConfigError, InputError
-from rag.filters import describe
+from rag.filters import check_sources, describe, no_match
 from rag.generate import NOT_IN_CORPUS, Generator, build_messages, fit_context
 from rag.index import Embedder, index_article
 from rag.ingest import load_articles
@@ -63,7 +63,8 @@ class ArticleDone:
 @dataclass(frozen=True)
 class SearchResult:
     """The passages found for a question, the filters they passed, and notes for the user
-    (what was read from the question, and whether filters had to be dropped)."""
+    (what was read from the question, whether it had to be dropped, and whether the user's
+    own filters matched nothing)."""
 
     passages: list[Passage]
     filters: Filters
@@ -379,8 +380,10 @@ class Pipeline:
         """The `k` best passages for `question`, best first, and how they were searched.
 
         `filters` (default: the settings' since, until and sources) win over the dates and
-        sources the question names. When nothing passes the filters, everything is searched
-        instead, and a note says so.
+        sources the question names. They are the user's: a source the index does not hold is
+        an `InputError`, and when no article passes them there are no passages, and a note
+        says which of them matched nothing. Only what was read from the question is dropped
+        when nothing passes it, with a note saying so.
         """
         question = check_question(question)
         embedder = self.embedder
@@ -388,8 +391,15 @@ class Pipeline:
         self.index.sync(self.store, self.manifest.generation())
         settings = self.settings
         given = filters or Filters(settings.since, settings.until, settings.sources)
+        known = self.index.sources()
+        check_sources(given.sources, known=known)
+        if given and not self.index.mask(given).any():
+            dates = Filters(given.since, given.until)
+            # Every source given is known: the dates match nothing, or only with the sources.
+            unmatched = dates if dates and not self.index.mask(dates).any() else given
+            return SearchResult([], given, (no_match(unmatched),))
         as_of = settings.as_of or self.index.newest_day()
-        search_plan = plan(question, sources=self.index.sources(), as_of=as_of, given=given)
+        search_plan = plan(question, sources=known, as_of=as_of, given=given)
         tuning = Tuning(
             settings.retriever, settings.bm25_weight, settings.candidates, settings.max_per_article
         )
@@ -399,22 +409,25 @@ class Pipeline:
 
         passages = run(search_plan)
         notes = search_plan.notes
-        if not passages and search_plan.filters:
-            notes += (f"Nothing matches {describe(search_plan.filters)}: searched everything.",)
-            search_plan = Plan(question, Filters())
+        if not passages and search_plan.filters != given:  # what the question implied
+            searched = describe(given) if given else "everything"
+            notes += (f"Nothing matches {describe(search_plan.filters)}: searched {searched}.",)
+            search_plan = Plan(question, given)
             passages = run(search_plan)
         return SearchResult(passages, search_plan.filters, notes)
 
     def articles(self, filters: Filters | None = None) -> list[Entry]:
         """The indexed articles that pass `filters`, newest first, undated ones last.
 
-        Sources are compared ignoring case; an undated article never passes a date range.
+        Sources match exactly, as in a search, and one the index lacks is an `InputError`;
+        an undated article never passes a date range.
         """
         filters = filters or Filters()
-        sources = {s.casefold() for s in filters.sources}
+        entries = [e for e in self.manifest.entries() if e.state == "done"]
+        check_sources(filters.sources, known=sorted({e.source for e in entries if e.source}))
 
         def passes(entry: Entry) -> bool:
-            if sources and (entry.source or "").casefold() not in sources:
+            if filters.sources and entry.source not in filters.sources:
                 return False
             if not (filters.since or filters.until):
                 return True
@@ -423,7 +436,7 @@ class Pipeline:
             day = datetime.fromisoformat(entry.published_at).date()
             return (filters.since or day) <= day <= (filters.until or day)
 
-        done = [e for e in self.manifest.entries() if e.state == "done" and passes(e)]
+        done = [e for e in entries if passes(e)]
         done.sort(key=lambda e: e.published_at or "", reverse=True)
         return done
 

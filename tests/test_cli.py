@@ -286,9 +286,9 @@ def indexed(isolated: Path) -> Path:
         ([], ["new", "mid", "old", "undated"]),
         (["--since", "2023-10-01"], ["new", "mid"]),
         (["--until", "2023-10-15"], ["mid", "old"]),
-        (["--source", "wired"], ["old", "undated"]),
-        (["--source", "bbc", "--source", "Wired", "--until", "2023-10-01"], ["old"]),
-        (["--source", "Nobody"], []),
+        (["--source", "Wired"], ["old", "undated"]),
+        (["--source", "BBC", "--source", "Wired", "--until", "2023-10-01"], ["old"]),
+        (["--source", "BBC", "--since", "2024-01-01"], []),
     ],
 )
 def test_articles_lists_the_index_newest_first_with_the_search_filters(
@@ -310,8 +310,11 @@ def test_articles_shows_dates_sources_and_ids(
     assert lines[0] == "2023-11-01  Story new | BBC | 1 chunk"
     assert lines[1].split() == ["https://x.example/new"]
     assert lines[6].startswith("undated     Story undated | Wired")
-    code, out, _ = run(capsys, "articles", "--source", "Nobody", "--since", "2023-01-01")
-    assert (code, out) == (0, "no articles published since 2023-01-01 from Nobody\n")
+    code, out, _ = run(capsys, "articles", "--source", "BBC", "--since", "2024-01-01")
+    assert (code, out) == (0, "no articles published since 2024-01-01 from BBC\n")
+    code, _, err = run(capsys, "articles", "--source", "wired")
+    assert_clean_error(code, err, "unknown source 'wired'")
+    assert "Did you mean 'Wired'?" in err
 
 
 def test_articles_on_an_empty_index(capsys: pytest.CaptureFixture[str]) -> None:
@@ -384,3 +387,63 @@ def test_ingest_help_names_every_format_it_reads(capsys: pytest.CaptureFixture[s
         shown = " ".join(capsys.readouterr().out.split())
         assert set(TEXT_SUFFIXES) <= set(re.findall(r"(?<![\w.])\.\w+", shown)), argv
         assert "folders and http(s) URLs" in shown, argv
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ask", "Who?"],
+        ["search", "Who?"],
+        ["serve", "--model", "none.gguf"],  # had the range passed, it would stop, not serve
+        ["eval", "--dataset", "q.jsonl"],
+    ],
+    ids=["ask", "search", "serve", "eval"],
+)
+def test_a_reversed_date_range_is_refused_by_every_command_that_searches(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("RAG_SINCE", "2024-03-01")
+    code, _, err = run(capsys, *command, "--until", "2024-01-31")
+    assert_clean_error(
+        code,
+        err,
+        "environment variable RAG_SINCE (2024-03-01) is after option --until (2024-01-31)",
+    )
+
+
+@pytest.fixture
+def two_sources(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An index of a Wired and a BBC story, which the CLI searches with the keyword embedder."""
+    embedder = KeywordEmbedder(["london"])
+    monkeypatch.setattr(Pipeline, "embedder", property(lambda _: embedder))
+    stories = [
+        {"title": "A", "source": "Wired", "published_at": "2025-03-01", "body": "London a."},
+        {"title": "B", "source": "BBC", "published_at": "2025-04-01", "body": "London b."},
+    ]
+    dump = write(isolated / "news.jsonl", "\n".join(json.dumps(s) for s in stories))
+    assert main(["ingest", str(dump)]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.usefixtures("two_sources")
+def test_search_under_filters_that_match_nothing_finds_nothing_and_says_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "search", "London", "--since", "2025-03-15", "--source", "Wired")
+    assert (code, out) == (
+        0,
+        "note: No article matches your filters: there are no articles published since "
+        "2025-03-15 from Wired in the index.\nnothing found\n",
+    )
+
+
+@pytest.mark.usefixtures("two_sources")
+def test_search_for_a_source_the_index_does_not_hold_names_the_closest(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_SOURCES", "BBC,wired")
+    code, _, err = run(capsys, "search", "London", "--json")
+    assert_clean_error(code, err, "unknown source 'wired': no article in the index has it")
+    assert err.splitlines()[1] == "hint: Did you mean 'Wired'?"

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from conftest import write
 
-from rag.config import DEFAULT_EMBEDDER, load_settings
+from rag.config import DEFAULT_EMBEDDER, Settings, load_settings
 from rag.errors import ConfigError
 
 
@@ -53,3 +54,22 @@ def test_bad_value_names_where_it_came_from(tmp_path: Path) -> None:
 def test_overlap_must_be_smaller_than_the_chunk(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"option --chunk-overlap: chunk_overlap \(64\) must"):
         load_settings({"chunk_tokens": 64, "chunk_overlap": 64}, environ={}, cwd=tmp_path)
+
+
+def test_a_reversed_date_range_names_both_ends_and_where_they_came_from(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"until": "2024-01-31"}, environ={"RAG_SINCE": "2024-03-01"}, cwd=tmp_path)
+    assert caught.value.message == (
+        "environment variable RAG_SINCE (2024-03-01) is after option --until (2024-01-31)"
+    )
+    assert caught.value.hint == "Swap the two dates, or clear one of them."
+    write(tmp_path / "rag.toml", "since = 2024-03-01\nuntil = 2024-02-01\n")
+    with pytest.raises(
+        ConfigError, match=r"'since' \(2024-03-01\) is after .* 'until' \(2024-02-01\)$"
+    ):
+        load_settings(environ={}, cwd=tmp_path)
+    # A flag wins over the file: a range of one day is fine. Built directly, no origins.
+    settings = load_settings({"since": "2024-02-01"}, environ={}, cwd=tmp_path)
+    assert settings.since == settings.until == date(2024, 2, 1)
+    with pytest.raises(ConfigError, match=r"^since \(2024-03-01\) is after until \(2024-02-29\)"):
+        Settings(since=date(2024, 3, 1), until=date(2024, 2, 29))

@@ -94,11 +94,66 @@ def test_articles_come_newest_first(pipeline: Pipeline) -> None:
     assert [e.id[-1] for e in pipeline.articles()] == list("dcbae")
 
 
-def test_a_filter_that_matches_nothing_falls_back_to_everything_with_a_note(
+@pytest.mark.parametrize(
+    ("since", "until", "sources", "unmatched"),
+    [
+        # The dates alone match nothing: they are named, not the source.
+        (date(2031, 1, 1), date(2031, 2, 1), ("BBC",), "published 2031-01-01 to 2031-02-01"),
+        # Each matches something, not both together: both are named.
+        (date(2023, 10, 15), None, ("Wired",), "published since 2023-10-15 from Wired"),
+    ],
+)
+def test_the_users_filters_that_match_nothing_give_no_passages_and_say_which(
     pipeline: Pipeline,
+    since: date | None,
+    until: date | None,
+    sources: tuple[str, ...],
+    unmatched: str,
 ) -> None:
-    found = pipeline.search("London", k=10, filters=Filters(date(2023, 10, 15), None, ("Wired",)))
-    assert len(found.passages) == 5 and not found.filters
-    assert found.notes == (
-        "Nothing matches articles published since 2023-10-15 from Wired: searched everything.",
+    expected = (
+        f"No article matches your filters: there are no articles {unmatched} in the index.",
     )
+    given = Filters(since, until, sources)
+    found = pipeline.search("London", k=10, filters=given)
+    assert (found.passages, found.filters, found.notes) == ([], given, expected)
+    # The same filters from the settings (RAG_SINCE, --since, ...) are the user's too.
+    pipeline.settings = pipeline.settings.model_copy(
+        update={"since": since, "until": until, "sources": sources}
+    )
+    assert pipeline.search("London", k=10).notes == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected", "searched"),
+    [
+        (Filters(), "abcde", "everything"),
+        (Filters(sources=("BBC",)), "cde", "articles from BBC"),
+    ],
+)
+def test_only_dates_read_from_the_question_are_dropped_when_nothing_matches(
+    pipeline: Pipeline, given: Filters, expected: str, searched: str
+) -> None:
+    found = pipeline.search("London news in January 2020", k=10, filters=given)
+    assert "".join(sorted(p.chunk.article_id[-1] for p in found.passages)) == expected
+    read = " from BBC" if given.sources else ""
+    assert found.notes == (
+        "Dates: in January 2020 read as 2020-01-01 to 2020-01-31",
+        f"Nothing matches articles published 2020-01-01 to 2020-01-31{read}: searched {searched}.",
+    )
+    assert found.filters == given
+
+
+@pytest.mark.parametrize(
+    ("source", "hint"),
+    [
+        ("wired", "Did you mean 'Wired'?"),  # names match exactly; suggestions ignore case
+        ("BCC", "Did you mean 'BBC'?"),
+        ("Reuters", "Known sources include 'BBC', 'Wired'; `rag status` lists them all."),
+    ],
+)
+def test_a_source_the_index_does_not_hold_is_an_error_with_the_closest_names(
+    pipeline: Pipeline, source: str, hint: str
+) -> None:
+    with pytest.raises(InputError, match=f"^unknown source '{source}': no article") as raised:
+        pipeline.search("London", k=10, filters=Filters(sources=("BBC", source)))
+    assert raised.value.hint == hint

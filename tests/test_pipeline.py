@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,18 @@ def test_chunks_longer_than_the_embedder_reads_are_refused(
     with pytest.raises(ConfigError, match="65 tokens are longer than embedder") as caught:
         pipeline.ingest([corpus])
     assert "--chunk-tokens 64" in caught.value.hint
+
+
+def test_an_answer_under_filters_that_match_nothing_says_so_without_the_model(
+    settings: Settings, corpus: Path
+) -> None:
+    dated = settings.model_copy(update={"since": date(2031, 1, 1), "sources": ("Post",)})
+    pipeline, generator = make_pipeline(dated)
+    pipeline.ingest([corpus])
+    answer = pipeline.ask("Who met in London?")
+    assert (answer.text, answer.passages, answer.abstained) == (NOT_IN_CORPUS, (), True)
+    assert answer.notes == (
+        "No article matches your filters: there are no articles published since 2031-01-01 "
+        "in the index.",
+    )
+    assert generator.prompts == []

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from rag.backends.chroma import StoreStats
 from rag.errors import InputError
+from rag.filters import check_sources, make_filters
 from rag.manifest import Entry
+from rag.pipeline import Status
 from rag.types import Answer, Chunk, Citation, Passage
 from ui import render
 from ui.uploads import MAX_UPLOAD_BYTES, safe_name, save_uploads
@@ -92,6 +95,29 @@ def test_errors_read_as_a_sentence_without_a_traceback() -> None:
     shown = render.error_markdown(InputError("since: 'x' is not a date", hint="Write YYYY-MM-DD."))
     assert shown.replace("\\", "") == "**Error: since: 'x' is not a date. Write YYYY-MM-DD.**"
     assert "KeyError" in render.error_markdown(KeyError("k"))
+
+
+def test_filter_errors_read_like_every_other_error() -> None:
+    with pytest.raises(InputError) as reversed_range:
+        make_filters(since="2024-03-01", until="2024-01-31")
+    with pytest.raises(InputError) as unknown:
+        check_sources(["wired"], known=["BBC", "Wired"])
+    assert [
+        render.error_markdown(e.value).replace("\\", "") for e in (reversed_range, unknown)
+    ] == [
+        "**Error: since (2024-03-01) is after until (2024-01-31). "
+        "Swap the two dates, or clear one of them.**",
+        "**Error: unknown source 'wired': no article in the index has it. Did you mean 'Wired'?**",
+    ]
+
+
+def test_the_filters_offer_only_sources_a_search_can_be_restricted_to() -> None:
+    # Articles without a source are counted under a label that no search would accept.
+    stats = StoreStats(articles=4, chunks=4, sources={"Post": 2, "(unknown)": 1, "Herald": 1})
+    status = Status(
+        stats, last_ingest=None, embedder=None, model="m", model_checked=None, data_dir=Path(".")
+    )
+    assert render.source_choices(status) == ["Post", "Herald"]
 
 
 def entry(title: str, source: str | None, day: str | None) -> Entry:

@@ -100,7 +100,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                             label="Published until", placeholder="YYYY-MM-DD", elem_id="nr-until"
                         )
                     sources = gr.Dropdown(
-                        choices=list(status.stats.sources),
+                        choices=render.source_choices(status),
                         multiselect=True,
                         label="Sources (none chosen: all)",
                     )
@@ -197,7 +197,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 render.ingest_markdown(report),
                 render.problem_rows([*refused, *report.problems]),
                 render.status_markdown(now),
-                gr.update(choices=list(now.stats.sources)),
+                gr.update(choices=render.source_choices(now)),
             )
 
         chat_inputs = [question, chat, turns, since, until, sources]

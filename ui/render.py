@@ -13,6 +13,7 @@ import string
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from rag.backends.chroma import UNKNOWN_SOURCE
 from rag.cite import MARKER, parse_markers, supporting_span
 from rag.errors import RagError
 from rag.filters import describe
@@ -141,6 +142,12 @@ def status_markdown(status: Status) -> str:
     dates = f"published {first.date()} to {last.date()}" if first and last else "undated"
     text = f"{stats.articles} articles, {stats.chunks} passages · {dates} · sources: {sources}"
     return escape_markdown(text)
+
+
+def source_choices(status: Status) -> list[str]:
+    """The sources the filters offer: those articles name, most articles first (the count
+    of articles without a source is no source a search can be restricted to)."""
+    return [name for name in status.stats.sources if name != UNKNOWN_SOURCE]
 
 
 def example_questions(articles: Sequence[Entry], n: int = 3) -> list[str]:

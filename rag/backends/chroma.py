@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from chromadb.api.types import Where
 
 COLLECTION = "newsrag-chunks"
+UNKNOWN_SOURCE = "(unknown)"
+"""What `StoreStats.sources` counts articles without a source under (not a source name)."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class StoreStats:
     articles: int
     chunks: int
     sources: dict[str, int] = field(default_factory=dict)
-    """Articles per source; articles without one count under "(unknown)"."""
+    """Articles per source; articles without one count under `UNKNOWN_SOURCE`."""
     first_published: datetime | None = None
     last_published: datetime | None = None
 
@@ -122,7 +124,7 @@ class ChromaStore:
         for meta in metadatas:
             article = str(meta["article_id"])
             if article not in sources:
-                sources[article] = str(meta.get("source") or "(unknown)")
+                sources[article] = str(meta.get("source") or UNKNOWN_SOURCE)
                 if "published_at" in meta:
                     dates.append(datetime.fromisoformat(str(meta["published_at"])))
         return StoreStats(
