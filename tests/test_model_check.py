@@ -99,3 +99,14 @@ def test_status_reports_the_cached_pass(
     assert Pipeline(settings).status().model_checked == last_pass(
         model, cache_dir=settings.cache_dir
     )
+
+
+def test_an_unwritable_cache_only_means_checking_again(
+    monkeypatch: pytest.MonkeyPatch, model: Path, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")
+    runs = use_child(monkeypatch, HEALTHY_CHILD)
+    assert ensure_model_runs(model, cache_dir=not_a_folder, threads=None) is not None
+    assert ensure_model_runs(model, cache_dir=not_a_folder, threads=None) is not None
+    assert len(runs) == 2
