@@ -514,7 +514,8 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             "model check",
             f"passed on this build and CPU ({status.model_checked})"
             if status.model_checked
-            else "not run yet: it runs before the first answer, or now with `rag doctor`",
+            else "not passed yet on this build: it runs before the first answer, "
+            "or now with `rag doctor`",
         ),
         ("data dir", str(status.data_dir)),
     ]

@@ -61,6 +61,13 @@ def _attempt(name: str, check: Callable[[], str]) -> Check:
         return Check(name, False, exc.message, exc.hint)
     except OSError as exc:
         return Check(name, False, str(exc), "Check the path and its permissions.")
+    except Exception as exc:  # a broken install is what doctor is run for: report, go on
+        return Check(
+            name,
+            False,
+            f"{type(exc).__name__}: {exc}",
+            "Reinstall: pip install -r requirements.txt (see README, Troubleshooting).",
+        )
 
 
 def _writable(settings: Settings) -> str:

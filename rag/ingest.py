@@ -100,8 +100,14 @@ def _inputs(paths: Iterable[Path | str]) -> tuple[list[Path | str], list[Problem
         files: list[Path] = []
         if path.is_dir():
             # rglob does not enter symlinked folders, and is_file() is False for a link
-            # that loops or leads nowhere: a loop is skipped, never followed.
-            found = sorted(p for p in path.rglob("*") if p.is_file())
+            # that loops or leads nowhere: a loop is skipped, never followed. Hidden files
+            # and folders (.DS_Store, .git/) are not articles and are not reported.
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
             files = [p for p in found if p.suffix.lower() in TEXT_SUFFIXES]
             skipped = Counter(
                 p.suffix.lower() or "(none)" for p in found if p.suffix.lower() not in TEXT_SUFFIXES

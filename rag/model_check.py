@@ -18,6 +18,7 @@ import importlib.metadata
 import importlib.util
 import json
 import platform
+import shlex
 import signal
 import subprocess
 import sys
@@ -30,14 +31,19 @@ from rag.errors import ModelError, NativeCrashError
 
 CACHE_FILE = "model-check.json"
 TIMEOUT_SECONDS = 300
-"""A two-token generation takes 2-4 s here (model load included); a hang is a failure."""
+"""The check takes 1-4 s here (model load included); a hang is a failure."""
+CRASHES = {signal.SIGILL, signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGABRT}
+"""Signals by which native code dies of itself (SIGKILL and SIGTERM come from outside)."""
 PORTABLE_BUILD = "cmake.define.GGML_NATIVE=OFF"
 """The llama-cpp-python build setting that compiles for any x86-64 CPU with AVX2 (see README)."""
 
 
 def child_command(model: Path, threads: int | None) -> list[str]:
-    """The child that proves the model runs: it loads `model` and writes two tokens."""
-    return [sys.executable, "-m", "rag.model_check", str(model), str(threads or 0)]
+    """The child that proves the model runs: it loads `model` and writes two tokens.
+
+    `-P`: the current directory is not put on the path, so no other `rag` can shadow ours.
+    """
+    return [sys.executable, "-P", "-m", "rag.model_check", str(model), str(threads or 0)]
 
 
 def ensure_model_runs(
@@ -90,16 +96,17 @@ def run_child(command: Sequence[str], *, model: Path) -> None:
     if result.returncode == 0:
         return
     if result.returncode < 0:
-        raise _crash(-result.returncode, model)
+        raise _death(-result.returncode, model)
     last = (result.stderr.strip().splitlines() or ["no message"])[-1]
     raise ModelError(
         f"a test generation with {model.name} failed: {last}",
-        hint="Run `rag doctor --debug` to see the whole error.",
+        hint=f"Run the check by hand to see the whole error: {shlex.join(command)}",
     )
 
 
 def reinstall_command() -> str:
-    """The command that rebuilds the installed llama-cpp-python for any x86-64 CPU."""
+    """The command that rebuilds the installed llama-cpp-python for the plainest CPU of
+    its kind (on x86-64: AVX2, FMA, F16C and BMI2, nothing newer)."""
     try:
         version = importlib.metadata.version("llama-cpp-python")
         requirement = f"llama-cpp-python=={version}"
@@ -117,18 +124,30 @@ def build_key(model: Path) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
-def _crash(number: int, model: Path) -> NativeCrashError:
-    name = signal.Signals(number).name if number in signal.valid_signals() else f"signal {number}"
+def _death(number: int, model: Path) -> ModelError:
+    """The error for a child killed by signal `number`: a crash in native code, or not."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:  # a real-time signal has no name of its own
+        name = f"signal {number}"
+    if number not in CRASHES:
+        return ModelError(
+            f"a test generation with {model.name} was stopped by {name}",
+            hint="SIGKILL mostly means the machine ran out of memory: close other programs "
+            "or pass a smaller --model, then run `rag doctor`."
+            if number == signal.SIGKILL
+            else "Run `rag doctor` to check again.",
+        )
     if number == signal.SIGILL:
         message = (
             "the llama.cpp build uses CPU instructions this machine cannot run: a test "
-            f"generation with {model.name} died of {name} (illegal instruction) in native code"
+            f"generation with {model.name} died of SIGILL (illegal instruction) in native code"
         )
     else:
         message = f"llama.cpp crashed in native code ({name}) during a test generation"
+    plainest = "any x86-64 CPU with AVX2" if platform.machine() == "x86_64" else "any CPU"
     return NativeCrashError(
-        message,
-        hint=f"Reinstall llama-cpp-python built for any x86-64 CPU: {reinstall_command()}",
+        message, hint=f"Reinstall llama-cpp-python built for {plainest}: {reinstall_command()}"
     )
 
 
@@ -169,7 +188,9 @@ def _generate(model: Path, threads: int | None) -> None:
     from rag.generate import Message
 
     generator = LlamaCppGenerator(model, context_tokens=512, threads=threads)
-    prompt = [Message(role="user", content="Reply with one word: is the sky blue?")]
+    # A few hundred tokens, so that the kernels for batches of tokens run, as in an answer.
+    passage = "The council met in London on Tuesday to discuss the bridge. " * 20
+    prompt = [Message(role="user", content=f"{passage}\nReply with one word: who met?")]
     for _ in generator.stream(prompt, max_tokens=2):
         pass
 

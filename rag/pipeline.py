@@ -336,6 +336,7 @@ class Pipeline:
         draft grounded by `rag.cite.ground` (unsupported sentences dropped).
         """
         question = check_question(question)
+        self._user_filters(filters)  # a mistyped source fails before the models load
         generator, _ = self.generator, self.embedder  # load before the clock: not answer time
         started = time.perf_counter()
         found = self.search(question, k=self.settings.k, filters=filters)
@@ -388,11 +389,9 @@ class Pipeline:
         question = check_question(question)
         embedder = self.embedder
         self.store.check_embedder(embedder.name, embedder.dim)
-        self.index.sync(self.store, self.manifest.generation())
+        given = self._user_filters(filters)
         settings = self.settings
-        given = filters or Filters(settings.since, settings.until, settings.sources)
         known = self.index.sources()
-        check_sources(given.sources, known=known)
         if given and not self.index.mask(given).any():
             dates = Filters(given.since, given.until)
             # Every source given is known: the dates match nothing, or only with the sources.
@@ -415,6 +414,15 @@ class Pipeline:
             search_plan = Plan(question, given)
             passages = run(search_plan)
         return SearchResult(passages, search_plan.filters, notes)
+
+    def _user_filters(self, filters: Filters | None) -> Filters:
+        """The user's filters (`filters`, else the settings'), with every source checked
+        against the index, which is brought up to date first."""
+        self.index.sync(self.store, self.manifest.generation())
+        settings = self.settings
+        given = filters or Filters(settings.since, settings.until, settings.sources)
+        check_sources(given.sources, known=self.index.sources())
+        return given
 
     def articles(self, filters: Filters | None = None) -> list[Entry]:
         """The indexed articles that pass `filters`, newest first, undated ones last.

@@ -34,6 +34,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def no_model_check_child(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fast tests never start the model check's child (it loads the real model)."""
+    if "slow" in request.keywords or "browser" in request.keywords:
+        return
+
+    def refuse(*_args: object) -> list[str]:
+        raise AssertionError("a fast test started the model check's child")
+
+    monkeypatch.setattr("rag.model_check.child_command", refuse)
+
+
 class KeywordEmbedder:
     """One dimension per keyword, so which passage is nearest is known in advance."""
 

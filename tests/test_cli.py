@@ -360,7 +360,7 @@ def test_remove_all_empties_the_index_copies_included(
 def test_status_says_whether_the_model_check_has_run(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "status")
     assert code == 0
-    assert "model check  not run yet: it runs before the first answer" in out
+    assert "model check  not passed yet on this build: it runs before the first answer" in out
 
 
 def test_ingest_reads_the_rest_past_a_missing_path_and_exits_1(

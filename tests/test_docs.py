@@ -19,3 +19,11 @@ def test_every_command_is_in_the_commands_table() -> None:
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for command in commands:
         assert f"\n| `rag {command}" in README, command
+
+
+def test_ci_installs_exactly_as_the_readme_says() -> None:
+    first = README.split("```bash\n", 1)[1].split("\n", 1)[0]
+    install = first.split(" && ")
+    steps = [step for step in install if step.startswith("pip install")]
+    assert steps, first
+    assert " && ".join(steps) in (REPO / ".ci" / "run").read_text(encoding="utf-8")

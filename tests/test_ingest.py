@@ -292,3 +292,13 @@ def test_folders_named_like_articles_are_skipped(tmp_path: Path) -> None:
     result = load_articles([tmp_path])
     assert [a.body for a in result.articles] == ["Inside."]
     assert result.problems == []
+
+
+def test_hidden_files_and_folders_are_neither_read_nor_reported(tmp_path: Path) -> None:
+    write(tmp_path / "news" / "story.txt", "Officials met in London.")
+    write(tmp_path / "news" / ".DS_Store", "\x00\x01")
+    write(tmp_path / "news" / ".git" / "config", "[core]")
+    write(tmp_path / "news" / ".drafts" / "draft.txt", "Not yet an article.")
+    result = load_articles([tmp_path / "news"])
+    assert [a.title for a in result.articles] == ["Story"]
+    assert result.problems == []

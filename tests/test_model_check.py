@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -66,6 +67,22 @@ def test_a_python_error_in_the_child_is_reported_with_its_last_line(
     with pytest.raises(ModelError, match="failed: ValueError: not a GGUF file") as caught:
         ensure_model_runs(model, cache_dir=tmp_path, threads=None)
     assert not isinstance(caught.value, NativeCrashError)
+    assert caught.value.hint.startswith("Run the check by hand to see the whole error: ")
+    assert "raise ValueError" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("number", "named", "hint"),
+    [(signal.SIGKILL, "SIGKILL", "out of memory"), (signal.SIGRTMIN + 2, "signal ", "doctor")],
+)
+def test_a_child_killed_from_outside_is_not_called_a_crash(
+    monkeypatch: pytest.MonkeyPatch, model: Path, tmp_path: Path, number: int, named: str, hint: str
+) -> None:
+    use_child(monkeypatch, [sys.executable, "-c", f"import os; os.kill(os.getpid(), {number})"])
+    with pytest.raises(ModelError, match=f"was stopped by {named}") as caught:
+        ensure_model_runs(model, cache_dir=tmp_path, threads=None)
+    assert not isinstance(caught.value, NativeCrashError)
+    assert hint in caught.value.hint and "pip install" not in caught.value.hint
 
 
 def test_a_pass_is_cached_per_build_and_model_and_forced_checks_run_again(
@@ -110,3 +127,18 @@ def test_an_unwritable_cache_only_means_checking_again(
     assert ensure_model_runs(model, cache_dir=not_a_folder, threads=None) is not None
     assert ensure_model_runs(model, cache_dir=not_a_folder, threads=None) is not None
     assert len(runs) == 2
+
+
+def test_the_answer_model_is_checked_in_a_child_before_it_loads(
+    monkeypatch: pytest.MonkeyPatch, model: Path, tmp_path: Path
+) -> None:
+    from rag.backends import llama_cpp
+
+    def load(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the check")
+
+    monkeypatch.setattr(llama_cpp, "LlamaCppGenerator", load)
+    use_child(monkeypatch, SIGILL_CHILD)
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", model=model)
+    with pytest.raises(NativeCrashError):
+        _ = Pipeline(settings).generator

@@ -12,6 +12,7 @@ from rag.config import Settings
 from rag.errors import ConfigError, InputError
 from rag.generate import NOT_IN_CORPUS
 from rag.pipeline import Pipeline, default_corpus
+from rag.types import Filters
 
 ARTICLES = {
     "london.md": "---\ntitle: London talks\nsource: Post\npublished_at: 2025-04-23\n---\n"
@@ -143,3 +144,13 @@ def test_an_answer_under_filters_that_match_nothing_says_so_without_the_model(
         "in the index.",
     )
     assert generator.prompts == []
+
+
+def test_a_source_the_index_lacks_is_refused_before_the_model_loads(
+    settings: Settings, corpus: Path
+) -> None:
+    missing = settings.model_copy(update={"model": settings.data_dir / "none.gguf"})
+    pipeline = Pipeline(missing, embedder=KeywordEmbedder(KEYWORDS))
+    pipeline.ingest([corpus])
+    with pytest.raises(InputError, match="unknown source 'post'"):  # not the missing model
+        pipeline.ask("Who met in London?", filters=Filters(sources=("post",)))
