@@ -8,7 +8,7 @@ it dies, the parent raises `NativeCrashError` naming the cause and the command t
 llama-cpp-python portably. A pass is cached per build, model and CPU (sizes and times of the
 native libraries and the model file, and the CPU's flags), so later answers pay nothing.
 
-Run as `python -m rag.model_check MODEL [THREADS]`: the child itself.
+Run as `python -m rag.model_check MODEL THREADS` (0 threads: all cores): the child itself.
 """
 
 from __future__ import annotations
