@@ -144,13 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
+    adds = f"Add articles to the index from files ({READABLE}), folders and http(s) URLs."
     ingest = command(
         "ingest",
-        f"Add articles to the index from files ({READABLE}), folders and http(s) URLs.",
+        adds,
         description=textwrap.fill(
-            f"Add articles to the index from files ({READABLE}), folders and http(s) URLs. "
-            "Exit code 0 when every input was read without problems, 1 when any failed "
-            "(the problems are listed; the rest is still ingested)."
+            f"{adds} Exit code 0 when every input was read without problems, 1 when any "
+            "failed (the problems are listed; the rest is still ingested)."
         ),
     )
     ingest.add_argument(
