@@ -422,10 +422,17 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     for note in answer.notes:
         print(f"note: {note}")
     print(answer.text)
-    if answer.citations:
-        print("\nSources:")
-        for citation in answer.citations:
-            print(_format_source(citation.number, citation.passage))
+    if answer.abstained:
+        print(f"Why: {answer.basis}")
+        if answer.passages:
+            print("\nClosest passages:")
+            for number, passage in enumerate(answer.passages[:3], start=1):
+                print(_format_source(number, passage))
+        return 0
+    print(f"How: {answer.basis}")
+    print("\nSources:")
+    for citation in answer.citations:
+        print(_format_source(citation.number, citation.passage))
     return 0
 
 
@@ -557,8 +564,17 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "answer": answer.text,
         "abstained": answer.abstained,
+        "kind": answer.kind,
+        "basis": answer.basis,
         "notes": list(answer.notes),
-        "citations": [{"number": c.number, **_passage_json(c.passage)} for c in answer.citations],
+        "citations": [
+            {
+                "number": c.number,
+                "support": {"start": c.start, "end": c.end, "score": round(c.score, 3)},
+                **_passage_json(c.passage),
+            }
+            for c in answer.citations
+        ],
         "passages": [_passage_json(p) for p in answer.passages],
         "timings": {name: round(seconds, 3) for name, seconds in answer.timings.items()},
     }

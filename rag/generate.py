@@ -8,16 +8,33 @@ from typing import Protocol, TypedDict
 from rag.types import Passage
 
 NOT_IN_CORPUS = "The corpus does not say."
-PROMPT_OVERHEAD_TOKENS = 64
-"""Chat template tokens and the 'Passages:'/'Question:' labels, with room to spare."""
+PROMPT_OVERHEAD_TOKENS = 192
+"""Chat template tokens, the 'Passages:'/'Question:' labels and the instruction (with up to
+six names to choose from), with room to spare."""
 
-SYSTEM_PROMPT = f"""\
-You answer questions about news articles. Use only the numbered passages you are given.
-Rules:
-- Answer in one to three short sentences.
-- End every sentence with the number of the passage that supports it, like [1] or [2][3].
-- Never add facts that are not in the passages.
-- If the passages do not contain the answer, reply exactly: {NOT_IN_CORPUS}"""
+SYSTEM_PROMPT = """\
+You answer questions about news articles. Use only the numbered passages you are given; \
+never add facts that are not in them."""
+
+YES_NO_INSTRUCTION = "Answer with one word: Yes or No."
+NAME_INSTRUCTION = "Which of these answers the question? Reply with its letter only.\n{options}"
+OPEN_INSTRUCTION = (
+    "Answer in as few words as you can, copied from the passages; no full sentence. "
+    f"If the passages do not answer the question, reply: {NOT_IN_CORPUS}"
+)
+OPTION_LETTERS = "ABCDEF"
+SHORT_ANSWER_EXAMPLE = (
+    "[1] Storm shuts the port | Coast News | 2024-01-05\n"
+    "The port closed on Friday after waves damaged the north pier. Repairs will cost "
+    "3 million dollars, the harbour master, Ana Ruiz, said."
+)
+SHORT_ANSWER_SHOTS = (
+    ("How much will the repairs cost?", "3 million dollars"),
+    ("Why did the port close?", "waves damaged the north pier"),
+    ("Who is the harbour master?", "Ana Ruiz"),
+)
+"""Questions on `SHORT_ANSWER_EXAMPLE` and the short answers they want: shown to the model
+before an open question, as earlier turns of the chat, so that it answers as briefly."""
 
 
 class Message(TypedDict):
@@ -26,9 +43,14 @@ class Message(TypedDict):
 
 
 class Generator(Protocol):
-    """Writes text for chat messages, token by token."""
+    """Writes text for chat messages, token by token, and weighs the options for its first
+    token."""
 
     name: str
+
+    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        """The log-probability of each option's first token as the reply's first token."""
+        ...
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()
@@ -48,14 +70,25 @@ def format_passage(number: int, passage: Passage) -> str:
     return " | ".join(header) + "\n" + chunk.text
 
 
-def build_messages(question: str, passages: Sequence[Passage]) -> list[Message]:
-    """The chat messages that ask `question` over `passages`, numbered from 1."""
+def build_messages(
+    question: str,
+    passages: Sequence[Passage],
+    instruction: str,
+    *,
+    shots: Sequence[tuple[str, str]] = (),
+) -> list[Message]:
+    """The chat messages that ask `question` over `passages` (numbered from 1), ending
+    with `instruction` (one of the `*_INSTRUCTION`s, filled in); `shots` are example
+    questions on `SHORT_ANSWER_EXAMPLE` with their answers, asked first."""
     context = "\n\n".join(format_passage(n, p) for n, p in enumerate(passages, start=1))
-    user = f"Passages:\n\n{context}\n\nQuestion: {question.strip()}"
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user},
-    ]
+    messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}]
+    for asked, answer in shots:
+        example = f"Passages:\n\n{SHORT_ANSWER_EXAMPLE}\n\nQuestion: {asked}\n{instruction}"
+        messages.append({"role": "user", "content": example})
+        messages.append({"role": "assistant", "content": answer})
+    user = f"Passages:\n\n{context}\n\nQuestion: {question.strip()}\n{instruction}"
+    messages.append({"role": "user", "content": user})
+    return messages
 
 
 def fit_context(

@@ -16,14 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from rag.answer import answer, decline, unsupported
 from rag.backends.chroma import ChromaStore, StoreStats
-from rag.cite import ground
 from rag.config import Settings
 from rag.errors import ConfigError, InputError
 from rag.filters import check_sources, describe, no_match
-from rag.generate import NOT_IN_CORPUS, Generator, build_messages, fit_context
+from rag.generate import Generator, fit_context
 from rag.index import Embedder, index_article
 from rag.ingest import load_articles
+from rag.kinds import question_kind
 from rag.manifest import Entry, IngestRecord, Manifest
 from rag.model_check import ensure_model_runs, last_pass
 from rag.models import describe_model, model_file, resolve_embedder, resolve_model
@@ -69,6 +70,8 @@ class SearchResult:
     passages: list[Passage]
     filters: Filters
     notes: tuple[str, ...] = ()
+    claims: tuple[str, ...] = ()
+    """The question's clauses, when it has several (see `rag.query.Plan.claims`)."""
 
 
 @dataclass(frozen=True)
@@ -329,51 +332,56 @@ class Pipeline:
         filters: Filters | None = None,
         on_token: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer `question` from the passages found for it (see `search`), every claim citing
-        one as [n].
+        """Answer `question` from the passages found for it (see `search`): the short answer
+        first, then the passage sentences that support it, each citing its passage as [n]
+        (see `rag.answer`), or the abstention and why.
 
-        `on_token` sees the model's draft as it is written; the returned answer is that
-        draft grounded by `rag.cite.ground` (unsupported sentences dropped).
+        `on_token` sees the short answer as the model writes it.
         """
         question = check_question(question)
         self._user_filters(filters)  # a mistyped source fails before the models load
         generator, _ = self.generator, self.embedder  # load before the clock: not answer time
+        kind = question_kind(question)
         started = time.perf_counter()
         found = self.search(question, k=self.settings.k, filters=filters)
         timings = {"retrieve": time.perf_counter() - started}
-        if not found.passages:
-            timings["total"] = timings["retrieve"]
-            return Answer(
-                question, NOT_IN_CORPUS, (), (), abstained=True, timings=timings, notes=found.notes
-            )
         budget = self.settings.context_tokens - self.settings.max_tokens
         passages = fit_context(
             question, found.passages, budget=budget, count_tokens=generator.count_tokens
         )
-        pieces: list[str] = []
-        for piece in generator.stream(
-            build_messages(question, passages), max_tokens=self.settings.max_tokens
-        ):
-            if not pieces:
-                timings["first_token"] = time.perf_counter() - started
-            pieces.append(piece)
-            if on_token is not None:
-                on_token(piece)
-        draft = "".join(pieces)
-        text, citations = ground(draft, passages)
-        abstained = not text or NOT_IN_CORPUS.rstrip(".").lower() in draft.lower()
-        if abstained:
-            text, citations = NOT_IN_CORPUS, ()
+        reason = unsupported(
+            question, passages, rarity=self.index.rarity, sources=self.index.sources()
+        )
+        if reason is not None:
+            reply = decline(reason)
+        else:
+
+            def first(piece: str) -> None:
+                timings.setdefault("first_token", time.perf_counter() - started)
+                if on_token is not None:
+                    on_token(piece)
+
+            reply = answer(
+                question,
+                kind,
+                passages,
+                claims=found.claims,
+                generator=generator,
+                rarity=self.index.rarity,
+                on_token=first,
+            )
         timings["total"] = time.perf_counter() - started
         timings["generate"] = timings["total"] - timings["retrieve"]
         return Answer(
             question,
-            text,
-            citations,
+            reply.text,
+            reply.citations,
             tuple(passages),
-            abstained,
-            timings,
-            tokens=len(pieces),
+            reply.abstained,
+            kind=kind,
+            basis=reply.basis,
+            timings=timings,
+            tokens=reply.tokens,
             notes=found.notes,
         )
 
@@ -413,7 +421,8 @@ class Pipeline:
             notes += (f"Nothing matches {describe(search_plan.filters)}: searched {searched}.",)
             search_plan = Plan(question, given)
             passages = run(search_plan)
-        return SearchResult(passages, search_plan.filters, notes)
+        claims = tuple(claim.text for claim in search_plan.claims)
+        return SearchResult(passages, search_plan.filters, notes, claims)
 
     def _user_filters(self, filters: Filters | None) -> Filters:
         """The user's filters (`filters`, else the settings'), with every source checked

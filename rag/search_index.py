@@ -18,6 +18,7 @@ the one to show.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -154,6 +155,18 @@ class SearchIndex:
         if row not in cache:
             cache[row] = set(terms(self.chunks[row].text))
         return cache[row]
+
+    def rarity(self, word: str) -> float:
+        """How rare a content word (as `terms` gives it) is among the chunks: its inverse
+        document frequency, log((chunks + 1) / (chunks holding it + 0.5)); highest for a
+        word no chunk holds."""
+        loaded = self._require()
+        column = loaded.bm25.vocab_dict.get(word) if loaded.bm25 is not None else None
+        holding = 0
+        if column is not None and column + 1 < len(loaded.bm25.scores["indptr"]):
+            pointers = loaded.bm25.scores["indptr"]
+            holding = int(pointers[column + 1] - pointers[column])
+        return math.log((len(loaded.chunks) + 1) / (holding + 0.5))
 
     def _require(self) -> _Loaded:
         if self._loaded is None:

@@ -75,10 +75,15 @@ class Passage:
 
 @dataclass(frozen=True)
 class Citation:
-    """A `[number]` marker in an answer and the passage it points at."""
+    """A `[number]` marker in an answer, the passage it points at, and the sentence of that
+    passage that supports the answer: `passage.chunk.text[start:end]`, with its support
+    score (0..1, see `rag.verify.support`)."""
 
     number: int
     passage: Passage
+    start: int
+    end: int
+    score: float
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,10 @@ class Answer:
     passages: tuple[Passage, ...]
     abstained: bool
     """True when the answer is that the corpus does not say."""
+    kind: str = "open"
+    """The kind of question (`rag.kinds`): yes_no, name or open."""
+    basis: str = ""
+    """How the short answer was decided, or why the pipeline declined to answer."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage: retrieve, first_token, generate, total."""
     tokens: int = 0

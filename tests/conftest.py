@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +72,13 @@ class KeywordEmbedder:
 
 
 class ScriptedGenerator:
-    """Replies with the queued texts in order and records every prompt it was given."""
+    """Replies with the queued replies in order and records every prompt it was given: a
+    text is streamed word by word, a mapping of options to log-probabilities is what
+    `choose` weighs (options it does not name get -20)."""
 
     name = "scripted"
 
-    def __init__(self, *replies: str) -> None:
+    def __init__(self, *replies: str | Mapping[str, float]) -> None:
         self.replies = list(replies)
         self.prompts: list[list[Message]] = []
 
@@ -85,7 +87,14 @@ class ScriptedGenerator:
     ) -> Iterator[str]:
         self.prompts.append(list(messages))
         reply = self.replies.pop(0)
+        assert isinstance(reply, str), f"stream() was called where {reply} was scripted"
         yield from re.findall(r"\S+\s*", reply)
+
+    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        self.prompts.append(list(messages))
+        reply = self.replies.pop(0)
+        assert not isinstance(reply, str), f"choose() was called where {reply!r} was scripted"
+        return {option: reply.get(option, -20.0) for option in options}
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

@@ -38,8 +38,8 @@ ARTICLES = [
 QUESTIONS = [
     {
         "id": "1",
-        "question": "Who met in London?",
-        "answers": ["France and Germany"],
+        "question": "Which country met Germany in London?",
+        "answers": ["France"],
         "type": "who",
         "evidence": [
             {"article_id": "https://x.example/london", "quote": "France and Germany met in London"}
@@ -64,9 +64,9 @@ def run_dir(tmp_path: Path, settings: Settings) -> Path:
         write(tmp_path / "questions.jsonl", "\n".join(json.dumps(q) for q in QUESTIONS))
     )
     generator = ScriptedGenerator(
-        "France and Germany [1]. They met in London.",  # right, cites the London passage
-        "A jazz festival [1].",  # wrong, and no passage supports it: dropped -> abstains
-        "The corpus does not say.",  # right: unanswerable
+        {"A": -0.1},  # France: right, cites the London passage
+        "A jazz festival",  # wrong, and no passage supports it: withheld -> abstains
+        {"A": -0.1},  # a name from passages that do not speak of elections -> abstains
     )
     pipeline = Pipeline(settings, embedder=KeywordEmbedder(KEYWORDS), generator=generator)
     pipeline.ingest([corpus])

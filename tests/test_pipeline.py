@@ -30,38 +30,102 @@ def corpus(tmp_path: Path) -> Path:
     return tmp_path / "corpus"
 
 
-def make_pipeline(settings: Settings, *replies: str) -> tuple[Pipeline, ScriptedGenerator]:
+def make_pipeline(
+    settings: Settings, *replies: str | dict[str, float]
+) -> tuple[Pipeline, ScriptedGenerator]:
     generator = ScriptedGenerator(*replies)
     return Pipeline(settings, embedder=KeywordEmbedder(KEYWORDS), generator=generator), generator
 
 
-def test_ingest_then_ask_cites_the_retrieved_passage(settings: Settings, corpus: Path) -> None:
-    pipeline, generator = make_pipeline(settings, "France and Germany met in London [1].")
+def test_an_open_question_gets_the_short_answer_then_the_cited_sentence(
+    settings: Settings, corpus: Path
+) -> None:
+    pipeline, generator = make_pipeline(settings, "France and Germany met")
     report = pipeline.ingest([corpus])
     assert (report.articles, report.chunks, report.problems) == (3, 3, ())
 
     streamed: list[str] = []
-    answer = pipeline.ask("Who met in London?", on_token=streamed.append)
-    assert "".join(streamed) == "France and Germany met in London [1]."
-    assert answer.text == "France and Germany met in London [1]."
-    assert not answer.abstained
+    answer = pipeline.ask("What happened in London?", on_token=streamed.append)
+    assert "".join(streamed) == "France and Germany met"
+    sentence = "Officials from France and Germany met in London"
+    assert answer.text == f"France and Germany met. {sentence} [1]."
+    assert (answer.kind, answer.abstained) == ("open", False)
     [citation] = answer.citations
     assert citation.number == 1
     assert citation.passage.chunk.title == "London talks"
+    assert citation.passage.chunk.text[citation.start : citation.end] == sentence + "."
+    assert 0.5 <= citation.score <= 1.0
     assert answer.passages[0] == citation.passage
     assert set(answer.timings) == {"retrieve", "first_token", "generate", "total"}
     # The model saw the London passage first, numbered [1], with its source and date.
-    prompt = generator.prompts[0][1]["content"]
+    prompt = generator.prompts[0][-1]["content"]
     assert "[1] London talks | Post | 2025-04-23\nOfficials from France" in prompt
 
 
-def test_an_abstaining_model_gives_the_corpus_does_not_say(
+def test_tokens_stream_before_the_answer_returns(settings: Settings, corpus: Path) -> None:
+    pipeline, _ = make_pipeline(settings, "France and Germany met")
+    pipeline.ingest([corpus])
+    events: list[str] = []
+    answer = pipeline.ask("What happened in London?", on_token=lambda p: events.append(p))
+    events.append(answer.text)
+    assert events[:-1] == ["France ", "and ", "Germany ", "met"]
+    assert events[-1].startswith("France and Germany met.")
+
+
+def test_a_yes_no_question_is_decided_by_the_model_s_probabilities(
     settings: Settings, corpus: Path
 ) -> None:
-    pipeline, _ = make_pipeline(settings, "The corpus does not say [2].")
+    pipeline, generator = make_pipeline(
+        settings, {"Yes": -0.2, "No": -1.8}, {"Yes": -2.5, "No": -0.1}
+    )
     pipeline.ingest([corpus])
-    answer = pipeline.ask("Who won the election in Rome?")
+    said_yes = pipeline.ask("Did officials from France meet in London?")
+    said_no = pipeline.ask("Did officials from France meet in London?")
+    assert said_yes.kind == "yes_no"
+    assert said_yes.text.startswith("Yes. Officials from France and Germany met in London [1]")
+    assert said_no.text.startswith("No. ")
+    assert "log P(Yes) - log P(No) = 1.60" in said_yes.basis
+    assert generator.prompts[0][-1]["content"].endswith("Answer with one word: Yes or No.")
+
+
+def test_a_name_question_is_answered_with_a_name_from_the_passages(
+    settings: Settings, corpus: Path
+) -> None:
+    pipeline, generator = make_pipeline(settings, {"B": -0.1})
+    pipeline.ingest([corpus])
+    answer = pipeline.ask("Which country's officials met in London?")
+    options = generator.prompts[0][-1]["content"].split("Reply with its letter only.\n")[1]
+    assert options.splitlines()[:2] == ["A) France", "B) Germany"]
+    assert answer.text == "Germany. Officials from France and Germany met in London [1]."
+
+
+def test_a_model_that_finds_no_answer_gives_the_corpus_does_not_say(
+    settings: Settings, corpus: Path
+) -> None:
+    pipeline, _ = make_pipeline(settings, "The corpus does not say.")
+    pipeline.ingest([corpus])
+    answer = pipeline.ask("What was decided in Paris?")
     assert (answer.text, answer.citations, answer.abstained) == (NOT_IN_CORPUS, (), True)
+    assert answer.basis == "The model found no answer in the passages."
+    assert answer.passages  # the closest passages are still shown
+
+
+def test_a_name_no_article_mentions_declines_before_the_model(
+    settings: Settings, corpus: Path
+) -> None:
+    pipeline, generator = make_pipeline(settings)
+    pipeline.ingest([corpus])
+    answer = pipeline.ask("Who was elected mayor of Millbrook?")
+    assert answer.abstained and answer.basis == "No article in the index mentions Millbrook."
+    assert generator.prompts == []
+
+
+def test_a_short_answer_no_sentence_supports_is_withheld(settings: Settings, corpus: Path) -> None:
+    pipeline, _ = make_pipeline(settings, "Spain and Italy met")
+    pipeline.ingest([corpus])
+    answer = pipeline.ask("What happened in London?")
+    assert answer.abstained
+    assert answer.basis == "No passage sentence supports the draft answer 'Spain and Italy met'."
 
 
 def test_an_empty_index_abstains_without_calling_the_model(settings: Settings) -> None:

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rag.generate import NOT_IN_CORPUS, build_messages, format_passage
+from rag.generate import (
+    NOT_IN_CORPUS,
+    OPEN_INSTRUCTION,
+    YES_NO_INSTRUCTION,
+    build_messages,
+    format_passage,
+)
 from rag.types import Chunk, Passage
 
 
@@ -27,19 +33,26 @@ def test_passages_are_numbered_with_title_source_and_date() -> None:
         "Talks", "They met.", source="The Post", published_at=datetime(2025, 4, 23, 9, tzinfo=UTC)
     )
     second = passage("Undated", "No date here.")
-    messages = build_messages("  Who met?  ", [first, second])
+    messages = build_messages("  Who met?  ", [first, second], YES_NO_INSTRUCTION)
     assert [m["role"] for m in messages] == ["system", "user"]
     user = messages[1]["content"]
     assert "[1] Talks | The Post | 2025-04-23\nThey met." in user
     assert "[2] Undated\nNo date here." in user
     assert user.index("[1]") < user.index("[2]") < user.index("Question: Who met?")
-    assert user.endswith("Question: Who met?")
+    assert user.endswith(f"Question: Who met?\n{YES_NO_INSTRUCTION}")
 
 
-def test_system_prompt_asks_for_citations_and_names_the_abstention() -> None:
-    system = build_messages("q", [passage("T", "x")])[0]["content"]
-    assert "[1]" in system
-    assert NOT_IN_CORPUS in system
+def test_examples_come_first_as_earlier_turns_of_the_chat() -> None:
+    shots = [("How much?", "3 million dollars")]
+    messages = build_messages("Who met?", [passage("T", "x")], OPEN_INSTRUCTION, shots=shots)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"].endswith(f"Question: How much?\n{OPEN_INSTRUCTION}")
+    assert messages[2]["content"] == "3 million dollars"
+    assert "[1] T\nx" in messages[3]["content"]
+
+
+def test_the_open_instruction_names_the_abstention() -> None:
+    assert NOT_IN_CORPUS in OPEN_INSTRUCTION
 
 
 def test_format_passage_keeps_the_text_verbatim() -> None:

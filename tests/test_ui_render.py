@@ -34,8 +34,10 @@ def passage(text: str, *, title: str = "Talks", url: str | None = None) -> Passa
     return Passage(chunk, 0.731)
 
 
-def answer(text: str, passages: list[Passage], cited: list[int]) -> Answer:
-    citations = tuple(Citation(n, passages[n - 1]) for n in cited)
+def answer(
+    text: str, passages: list[Passage], cited: list[int], *, span: tuple[int, int] = (0, 0)
+) -> Answer:
+    citations = tuple(Citation(n, passages[n - 1], *span, 0.8) for n in cited)
     return Answer("Who met?", text, citations, tuple(passages), abstained=False)
 
 
@@ -79,16 +81,30 @@ def test_evidence_escapes_article_strings_and_drops_unsafe_links() -> None:
     assert 'id="nr-1-1"' in html and "cited" in html
 
 
-def test_the_cited_passage_has_its_best_sentence_marked() -> None:
-    good = passage(
-        "Talks opened. Ministers from France and Germany attended. It rained.",
-        url="https://news.example/a?x=1&y=2",
-    )
-    html = render.evidence_section(2, answer("France and Germany attended [1].", [good, good], [1]))
-    assert "<mark>Ministers from France and Germany attended.</mark>" in html
+def test_the_cited_passage_has_its_supporting_sentence_marked() -> None:
+    text = "Talks opened. Ministers from France and Germany attended. It rained."
+    good = passage(text, url="https://news.example/a?x=1&y=2")
+    start = text.index("Ministers")
+    span = (start, text.index("It rained"))
+    shown = answer("France and Germany. Ministers ... [1].", [good, good], [1], span=span)
+    html = render.evidence_section(2, shown)
+    assert "<mark>Ministers from France and Germany attended. </mark>" in html
     assert 'href="https://news.example/a?x=1&amp;y=2"' in html
     assert html.count("<mark>") == 1  # passage 2 was given but not cited
-    assert "score 0.73 · not cited" in html
+    assert "cited, support 0.80" in html and "score 0.73 · not cited" in html
+
+
+def test_the_note_under_an_answer_says_how_it_was_decided_or_why_it_declined() -> None:
+    declined = Answer(
+        "Who won?",
+        "The corpus does not say.",
+        (),
+        (),
+        abstained=True,
+        basis="No article in the index mentions Millbrook.",
+    )
+    note = render.answer_note(declined, make_filters())
+    assert "declined: No article in the index mentions Millbrook" in note.replace("\\", "")
 
 
 def test_errors_read_as_a_sentence_without_a_traceback() -> None:

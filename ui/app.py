@@ -154,7 +154,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 elif isinstance(piece, Answer):
                     turn = len(sections) + 1
                     sections = [*sections, render.evidence_section(turn, piece)]
-                    note = render.answer_note(piece, draft, filters)
+                    note = render.answer_note(piece, filters)
                     history[-1]["content"] = render.answer_markdown(piece, turn) + "\n\n" + note
                     yield history, sections, render.evidence_html(sections), gr.skip()
                 else:

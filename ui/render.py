@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from rag.backends.chroma import UNKNOWN_SOURCE
-from rag.cite import MARKER, parse_markers, supporting_span
+from rag.cite import MARKER, parse_markers
 from rag.errors import RagError
 from rag.filters import describe
 from rag.manifest import Entry
 from rag.pipeline import IngestReport, Status
-from rag.types import Answer, Filters, Passage, Problem
+from rag.types import Answer, Citation, Filters, Passage, Problem
 
 MARKDOWN_SPECIALS = re.compile("([" + re.escape(string.punctuation) + "])")
 
@@ -59,15 +59,16 @@ def draft_markdown(draft: str) -> str:
     return escape_markdown(draft) + " ▌"
 
 
-def answer_note(answer: Answer, draft: str, filters: Filters) -> str:
+def answer_note(answer: Answer, filters: Filters) -> str:
     """One small line under an answer: what was searched (the page's filters, and what the
-    search read from the question) and what was withheld."""
+    search read from the question), and how the short answer was decided or why the
+    pipeline declined."""
     parts = [f"{len(answer.passages)} passages"]
     if filters:
         parts.append("searched " + describe(filters))
     parts.extend(answer.notes)
-    if answer.abstained and draft.strip() and answer.text not in draft:
-        parts.append("the model's draft was withheld: no passage supports it")
+    if answer.basis:
+        parts.append(("declined: " if answer.abstained else "") + answer.basis)
     if "total" in answer.timings:
         parts.append(f"{answer.timings['total']:.1f} s")
     return "<sub>" + escape_markdown(" · ".join(parts)) + "</sub>"
@@ -84,10 +85,10 @@ def error_markdown(error: Exception) -> str:
 
 
 def evidence_section(turn: int, answer: Answer) -> str:
-    """The passages one answer was given, cited ones marked and their best sentence lit."""
-    cited = {c.number for c in answer.citations}
+    """The passages one answer was given, cited ones marked and their supporting sentences
+    lit."""
     items = [
-        _passage_html(turn, number, passage, answer.text if number in cited else None)
+        _passage_html(turn, number, passage, [c for c in answer.citations if c.number == number])
         for number, passage in enumerate(answer.passages, start=1)
     ]
     heading = f"Answer {turn}: {answer.question}"
@@ -102,19 +103,17 @@ def evidence_html(sections: Sequence[str]) -> str:
     return '<div class="nr-evidence">' + "".join(reversed(sections)) + "</div>"
 
 
-def _passage_html(turn: int, number: int, passage: Passage, answer: str | None) -> str:
+def _passage_html(turn: int, number: int, passage: Passage, citations: Sequence[Citation]) -> str:
     chunk = passage.chunk
     date = chunk.published_at.date().isoformat() if chunk.published_at else "undated"
     label = " · ".join([chunk.title, chunk.source or "unknown source", date])
-    text = html.escape(chunk.text)
-    if answer is not None:
-        start, end = supporting_span(answer, number, chunk.text)
-        if end > start:
-            text = (
-                html.escape(chunk.text[:start])
-                + f"<mark>{html.escape(chunk.text[start:end])}</mark>"
-                + html.escape(chunk.text[end:])
-            )
+    pieces, last = [], 0
+    for citation in sorted(citations, key=lambda c: c.start):
+        if citation.start >= last:
+            pieces.append(html.escape(chunk.text[last : citation.start]))
+            pieces.append(f"<mark>{html.escape(chunk.text[citation.start : citation.end])}</mark>")
+            last = citation.end
+    text = "".join(pieces) + html.escape(chunk.text[last:])
     url = safe_url(chunk.url)
     link = (
         f'<a class="nr-url" href="{html.escape(url, quote=True)}" target="_blank" '
@@ -122,9 +121,9 @@ def _passage_html(turn: int, number: int, passage: Passage, answer: str | None) 
         if url
         else ""
     )
-    state = "cited" if answer is not None else "not cited"
+    state = f"cited, support {max(c.score for c in citations):.2f}" if citations else "not cited"
     return (
-        f'<details class="nr-passage nr-{state.replace(" ", "-")}" '
+        f'<details class="nr-passage nr-{"cited" if citations else "not-cited"}" '
         f'id="{passage_anchor(turn, number)}">'
         f"<summary><b>[{number}]</b> {html.escape(label)} "
         f'<span class="nr-score">score {passage.score:.2f} · {state}</span></summary>'

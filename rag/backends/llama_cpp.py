@@ -34,6 +34,30 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        """The log-probability of each option's first token as the answer's first token."""
+        import numpy as np
+        from llama_cpp import LogitsProcessorList
+
+        seen: list[np.ndarray] = []
+
+        def keep(_ids: Any, logits: np.ndarray) -> np.ndarray:
+            seen.append(np.array(logits, dtype=np.float64))
+            return logits
+
+        self._llm.create_chat_completion(
+            messages=list(messages),
+            max_tokens=1,
+            temperature=0.0,
+            logits_processor=LogitsProcessorList([keep]),
+        )
+        logits = seen[0]
+        logprobs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
+        return {
+            option: float(logprobs[self._llm.tokenize(option.encode(), add_bos=False)[0]])
+            for option in options
+        }
+
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()
     ) -> Iterator[str]:

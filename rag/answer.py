@@ -1,0 +1,329 @@
+"""Answer a question from its passages in the way a small model does reliably, by kind.
+
+- Before any model runs, decline when the passages cannot hold the answer: a name the
+  question hinges on is in none of them (and either the whole index lacks it, or the
+  passages cover too little of the question).
+- `yes_no`: the model's own probabilities of "Yes" and "No" as its first word decide,
+  against a threshold calibrated on MultiHop-RAG's development questions.
+- `name`: the names the passages spell out are the options; the model picks one by letter.
+  An answer can only be a name that is in a passage.
+- `open`: the model writes a short answer; it stands only if a passage sentence holds its
+  names and numbers (`rag.verify.support`).
+
+The short answer comes first, then the passage sentences that support it, each with `[n]`:
+the sources' own words, so that nothing after the short answer can be made up.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from rag.generate import (
+    NAME_INSTRUCTION,
+    NOT_IN_CORPUS,
+    OPEN_INSTRUCTION,
+    OPTION_LETTERS,
+    SHORT_ANSWER_SHOTS,
+    YES_NO_INSTRUCTION,
+    Generator,
+    build_messages,
+)
+from rag.kinds import Kind
+from rag.names import Sentence, candidate_names
+from rag.search_index import lexical_text
+from rag.types import Citation, Passage
+from rag.verify import (
+    CALENDAR,
+    NUMBER_WORDS,
+    Rarity,
+    Support,
+    answered_share,
+    missing_names,
+    sentence_support,
+    support,
+)
+from rag.words import terms
+
+YES_THRESHOLD = -1.0
+"""Answer Yes when log P(Yes) - log P(No) of the first word is above this (calibrated)."""
+MIN_SHARE = 0.6
+"""Below this share of the question's words in the passages, a missing name declines."""
+MIN_SUPPORT = 0.5
+"""A short answer stands only with a supporting sentence that scores at least this..."""
+MIN_QUESTION_SHARE = 0.4
+"""... in a passage that holds at least this share of the question's words (for a name,
+in the passages that name it)."""
+SHORT_ANSWER_TOKENS = 24
+SUPPORT_SENTENCES = 2
+EXCERPT_SENTENCES = 8
+"""Sentences the model reads: each passage's best for the question, then the next best."""
+NO_ANSWER = re.compile(
+    r"does not say|not (?:mentioned|stated|specified|given|provided)|no information"
+    r"|insufficient|cannot (?:be )?(?:answer|determin)|unknown",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What answering produced: the text and its citations, or an abstention and why;
+    `basis` says how the short answer was decided."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    basis: str
+    tokens: int = 0
+
+
+def decline(reason: str) -> Reply:
+    return Reply(NOT_IN_CORPUS, (), True, reason)
+
+
+def unsupported(
+    question: str, passages: Sequence[Passage], *, rarity: Rarity, sources: Sequence[str]
+) -> str | None:
+    """Why the passages cannot answer `question`, or None: a name it hinges on is in none
+    of them (outlet names the index holds and calendar words aside, which the filters
+    handle), and the whole index lacks that name or the passages hold less than
+    `MIN_SHARE` of the question's words."""
+    if not passages:
+        return "No passage matches the question."
+    texts = [lexical_text(p.chunk) for p in passages]
+    outlets = {w for source in sources for w in terms(source)}
+    missing = [
+        name
+        for name in missing_names(question, texts)
+        if not name.isdigit()
+        and name.lower() not in NUMBER_WORDS
+        and name.lower() not in CALENDAR
+        and not set(terms(name)) <= outlets
+    ]
+    if not missing:
+        return None
+    never = rarity("\x00")  # no chunk holds it: the rarity of a word the index lacks
+    nowhere = [n for n in missing if all(rarity(t) >= never for t in terms(n))]
+    if nowhere:
+        return f"No article in the index mentions {_listed(nowhere)}."
+    if answered_share(question, texts, rarity) < MIN_SHARE:
+        return f"No passage found for the question mentions {_listed(missing)}."
+    return None
+
+
+def answer(
+    question: str,
+    kind: Kind,
+    passages: Sequence[Passage],
+    *,
+    claims: Sequence[str],
+    generator: Generator,
+    rarity: Rarity,
+    on_token: Callable[[str], None] | None = None,
+) -> Reply:
+    """The answer to `question` from `passages` (see the module docstring); `claims` are
+    its clauses, each supported by a sentence in a yes/no answer. The model reads only the
+    passages' sentences that matter to the question (`excerpts`)."""
+    if kind == "yes_no":
+        return _yes_no(question, passages, claims, generator, rarity, on_token)
+    if kind == "name":
+        return _name(question, passages, generator, rarity, on_token)
+    return _open(question, passages, generator, rarity, on_token)
+
+
+def _yes_no(
+    question: str,
+    passages: Sequence[Passage],
+    claims: Sequence[str],
+    generator: Generator,
+    rarity: Rarity,
+    on_token: Callable[[str], None] | None,
+) -> Reply:
+    messages = build_messages(question, excerpts(question, passages, rarity), YES_NO_INSTRUCTION)
+    weights = generator.choose(messages, ("Yes", "No"))
+    margin = weights["Yes"] - weights["No"]
+    short = "Yes" if margin > YES_THRESHOLD else "No"
+    if on_token is not None:
+        on_token(short)
+    found = [
+        best
+        for claim in (claims or [question])
+        if (best := _best_support(claim, passages, rarity, strict=False)) is not None
+    ]
+    found.sort(key=lambda f: -f[1].score)
+    basis = f"log P(Yes) - log P(No) = {margin:.2f}, against a threshold of {YES_THRESHOLD:.2f}"
+    return _reply(short, _distinct(found), passages, basis, tokens=1)
+
+
+def _name(
+    question: str,
+    passages: Sequence[Passage],
+    generator: Generator,
+    rarity: Rarity,
+    on_token: Callable[[str], None] | None,
+) -> Reply:
+    shown = excerpts(question, passages, rarity)
+    sentences = [
+        Sentence(p.chunk.text[s.start : s.end], p.chunk.article_id, s.score)
+        for p in passages
+        for s in sentence_support(
+            question, p.chunk.text, rarity, context=p.chunk.title, strict=False
+        )
+    ]
+    names = candidate_names(question, sentences)[: len(OPTION_LETTERS)]
+    if not names:
+        return decline("The passages found for the question name no one.")
+    letters = OPTION_LETTERS[: len(names)]
+    options = "\n".join(f"{letter}) {n.text}" for letter, n in zip(letters, names, strict=True))
+    weights = generator.choose(
+        build_messages(question, shown, NAME_INSTRUCTION.format(options=options)), letters
+    )
+    total = sum(n.score for n in names) or 1.0
+    letter = max(
+        letters, key=lambda x: weights[x] + math.log(names[letters.index(x)].score / total + 1e-9)
+    )
+    chosen = names[letters.index(letter)].text
+    if on_token is not None:
+        on_token(chosen)
+    found = _best_support(chosen, passages, rarity, about=question)
+    naming = [f"{p.chunk.title} {p.chunk.text}" for p in passages if chosen in p.chunk.text]
+    if found is not None and answered_share(question, naming, rarity) < MIN_QUESTION_SHARE:
+        return decline(f"The passages that name {chosen} say little of what the question asks.")
+    basis = "the names in the passages, by how they fit the question and the model: " + ", ".join(
+        f"{x}) {n.text} ({n.score:.2f}, {math.exp(weights[x]):.2f})"
+        for x, n in zip(letters, names, strict=True)
+    )
+    if found is None:
+        return decline(f"No passage sentence names {chosen}.")
+    return _reply(chosen, [found], passages, basis, tokens=1)
+
+
+def _open(
+    question: str,
+    passages: Sequence[Passage],
+    generator: Generator,
+    rarity: Rarity,
+    on_token: Callable[[str], None] | None,
+) -> Reply:
+    pieces: list[str] = []
+    for piece in generator.stream(
+        build_messages(
+            question,
+            excerpts(question, passages, rarity),
+            OPEN_INSTRUCTION,
+            shots=SHORT_ANSWER_SHOTS,
+        ),
+        max_tokens=SHORT_ANSWER_TOKENS,
+        stop=["\n"],
+    ):
+        pieces.append(piece)
+        if on_token is not None:
+            on_token(piece)
+    short = _clean("".join(pieces))
+    basis = f"the model's short answer: {short!r}"
+    if not short or NO_ANSWER.search(short):
+        return Reply(
+            NOT_IN_CORPUS, (), True, "The model found no answer in the passages.", len(pieces)
+        )
+    found = _best_support(short, passages, rarity, about=question)
+    if found is not None:
+        cited = passages[found[0] - 1].chunk
+        if answered_share(question, [f"{cited.title} {cited.text}"], rarity) < MIN_QUESTION_SHARE:
+            found = None
+    if found is None or found[1].score < MIN_SUPPORT:
+        return Reply(
+            NOT_IN_CORPUS,
+            (),
+            True,
+            f"No passage sentence supports the draft answer {short!r}.",
+            len(pieces),
+        )
+    return _reply(short, [found], passages, basis, tokens=len(pieces))
+
+
+def excerpts(question: str, passages: Sequence[Passage], rarity: Rarity) -> list[Passage]:
+    """`passages`, each cut down to its sentences that matter most to `question`: its best
+    one, and the best of the rest up to `EXCERPT_SENTENCES` in all, in reading order and
+    joined by an ellipsis."""
+    scored = [
+        sorted(
+            sentence_support(question, p.chunk.text, rarity, context=p.chunk.title, strict=False),
+            key=lambda s: -s.score,
+        )
+        for p in passages
+    ]
+    chosen = [spans[:1] for spans in scored]
+    rest = sorted(
+        ((span.score, n) for n, spans in enumerate(scored) for span in spans[1:]), reverse=True
+    )
+    for _, n in rest[: max(EXCERPT_SENTENCES - len(passages), 0)]:
+        chosen[n].append(scored[n][len(chosen[n])])
+    cut = []
+    for passage, spans in zip(passages, chosen, strict=True):
+        text = passage.chunk.text
+        parts = [text[s.start : s.end] for s in sorted(spans, key=lambda s: s.start)]
+        cut.append(replace(passage, chunk=replace(passage.chunk, text=" … ".join(parts) or text)))
+    return cut
+
+
+def _best_support(
+    claim: str, passages: Sequence[Passage], rarity: Rarity, *, about: str = "", strict: bool = True
+) -> tuple[int, Support] | None:
+    """The passage number and sentence that best support `claim` (scored on the words of
+    `claim` and `about`); with `strict` False its names and numbers are not required."""
+    best: tuple[int, Support] | None = None
+    for number, passage in enumerate(passages, start=1):
+        found = support(
+            claim,
+            passage.chunk.text,
+            rarity,
+            about=about,
+            context=passage.chunk.title,
+            strict=strict,
+        )
+        if found is not None and (best is None or found.score > best[1].score):
+            best = (number, found)
+    return best
+
+
+def _distinct(found: Sequence[tuple[int, Support]]) -> list[tuple[int, Support]]:
+    """The first `SUPPORT_SENTENCES` of `found`, each sentence once."""
+    kept: list[tuple[int, Support]] = []
+    for number, span in found:
+        if all((number, span.start) != (n, s.start) for n, s in kept):
+            kept.append((number, span))
+    return kept[:SUPPORT_SENTENCES]
+
+
+def _reply(
+    short: str,
+    found: Sequence[tuple[int, Support]],
+    passages: Sequence[Passage],
+    basis: str,
+    *,
+    tokens: int,
+) -> Reply:
+    """The short answer, then each supporting sentence as the passage writes it, with [n]."""
+    parts = [short.rstrip(".") + "."]
+    citations = []
+    for number, span in found:
+        sentence = passages[number - 1].chunk.text[span.start : span.end].strip()
+        end = len(sentence.rstrip(".!?"))
+        parts.append(f"{sentence[:end]} [{number}]{sentence[end:] or '.'}")
+        citations.append(Citation(number, passages[number - 1], span.start, span.end, span.score))
+    return Reply(" ".join(parts), tuple(citations), False, basis, tokens)
+
+
+def _clean(draft: str) -> str:
+    """The model's short answer without labels, markers, quotes or a final stop."""
+    text = draft.strip().splitlines()[0] if draft.strip() else ""
+    text = re.sub(r"^(?:short answer|answer)\s*:\s*", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", text)
+    return text.strip(" \"'\u201c\u201d").rstrip(".").strip()
+
+
+def _listed(words: Sequence[str]) -> str:
+    shown = [w.strip("'\u2019").removesuffix("'s").removesuffix("\u2019s") for w in words]
+    return " or ".join(dict.fromkeys(shown))

@@ -1,0 +1,92 @@
+"""The names the passages spell out: the candidates a name question is answered from.
+
+A name is a run of capitalized words ("Sam Bankman-Fried", "Federal Reserve", "Bank of
+England"). A capitalized first word that the passages also write in lower case ("Loading
+Google", "Maybe Apple") only starts a sentence, and is left off; so is a one-word name
+never seen but at the start of a sentence ("Officials met ..."). A one-word name that ends
+a longer one ("Altman" in "Sam Altman") counts for the longest such name. Names the question
+itself uses are not candidates: the answer is what the question does not already say.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.verify import CALENDAR
+from rag.words import STOPWORDS
+
+NAME = re.compile(r"\b[A-Z][\w&'\u2019-]*(?:[ ](?:of[ ]|de[ ]|for[ ])?[A-Z][\w&'\u2019-]*)*")
+POSSESSIVE = re.compile(r"['\u2019]s?$")
+POSSESSIVE_BREAK = re.compile(r"['\u2019]s? ")
+"""Where one name owns the next ("OpenAI's ChatGPT"): two names."""
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a passage, its article, and how much it matters to the question."""
+
+    text: str
+    article_id: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name, and how strongly the sentences that mention it speak to the question: the
+    sum over articles of the weight of its best sentence in each."""
+
+    text: str
+    score: float
+    mentions: int
+
+
+def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
+    """The names in `sentences` that `question` does not use, best first: named in the
+    sentences that matter most, by the most articles."""
+    lowercase = {w for s in sentences for w in re.findall(r"\b[a-z][\w-]*", s.text)}
+    asked = {w.lower() for w in re.findall(r"[\w-]+", question)}
+    best: dict[str, dict[str, float]] = defaultdict(dict)
+    mentions: Counter[str] = Counter()
+    inside: set[str] = set()  # names seen other than as a sentence's first word
+    for sentence in sentences:
+        for match in NAME.finditer(sentence.text):
+            for part in POSSESSIVE_BREAK.split(match.group(0)):
+                head, _, tail = part.partition(" of ")
+                if tail and all(w.lower() in asked for w in tail.split()):
+                    part = head  # "Ines Okafor of Port Alder", asked about Port Alder
+                name = _clean(part, lowercase | asked)
+                if name and not all(w.lower() in asked for w in re.findall(r"[\w-]+", name)):
+                    seen = best[name].get(sentence.article_id, 0.0)
+                    best[name][sentence.article_id] = max(seen, sentence.weight)
+                    mentions[name] += 1
+                    if match.start() > 0 or " " in name:
+                        inside.add(name)
+    for name in set(mentions) - inside:  # "Officials met ...": a capital, not a name
+        del mentions[name], best[name]
+    for short in [n for n in mentions if " " not in n]:
+        longer = [n for n in mentions if n.endswith(" " + short) and len(n.split()) <= 3]
+        if longer:
+            full = max(longer, key=lambda n: mentions[n])
+            for article, weight in best.pop(short).items():
+                best[full][article] = max(best[full].get(article, 0.0), weight)
+            mentions[full] += mentions.pop(short)
+    names = [Name(n, sum(best[n].values()), mentions[n]) for n in mentions]
+    return sorted(names, key=lambda n: (-n.score, -n.mentions))
+
+
+def _clean(name: str, lowercase: set[str]) -> str:
+    """`name` without a possessive, and without leading words that only start a sentence
+    or that the question uses ("Mayor" in "Mayor Ines Okafor", asked who the mayor is): the
+    words of `lowercase`."""
+    words = POSSESSIVE.sub("", name.strip("-'\u2019")).split(" ")
+    while words and (
+        words[0].lower() in STOPWORDS | CALENDAR
+        or words[0].lower() in lowercase
+        or (len(words) > 1 and words[0].endswith(("ing", "ly", "ed")))
+    ):
+        words = words[1:]
+    name = " ".join(words)
+    return name if len(name) > 1 and name.lower() not in STOPWORDS | CALENDAR else ""

@@ -1,0 +1,43 @@
+"""The names a name question is answered from."""
+
+from __future__ import annotations
+
+from rag.names import Sentence, candidate_names
+
+
+def names(question: str, *sentences: tuple[str, str, float]) -> list[str]:
+    return [n.text for n in candidate_names(question, [Sentence(*s) for s in sentences])]
+
+
+def test_names_in_the_sentences_that_matter_most_come_first() -> None:
+    assert names(
+        "Who runs the port?",
+        ("The port is run by Ana Ruiz.", "a", 0.9),
+        ("Tom Berg sails on weekends.", "b", 0.2),
+    ) == ["Ana Ruiz", "Tom Berg"]
+
+
+def test_a_name_in_several_articles_adds_up() -> None:
+    assert names(
+        "Who founded the exchange?",
+        ("Sam Bankman-Fried founded the FTX exchange.", "a", 0.6),
+        ("Prosecutors say Bankman-Fried misled investors.", "b", 0.5),
+        ("Judge Kaplan heard the founder of the exchange.", "a", 0.7),
+    )[:2] == ["Sam Bankman-Fried", "Judge Kaplan"]
+
+
+def test_words_the_question_uses_and_sentence_starts_are_no_names() -> None:
+    found = names(
+        "Who is the mayor of Port Alder?",
+        ("Mayor Ines Okafor of Port Alder said so.", "a", 0.8),
+        ("Officials met. Loading Google took time, the mayor said.", "b", 0.5),
+    )
+    assert found == ["Ines Okafor", "Google"]
+
+
+def test_a_possessive_separates_two_names() -> None:
+    assert names("What chatbot?", ("He praised OpenAI's ChatGPT in Paris.", "a", 1.0)) == [
+        "OpenAI",
+        "ChatGPT",
+        "Paris",
+    ]
