@@ -38,6 +38,8 @@ class Question:
     answerable: bool
     type: str
     evidence: tuple[Evidence, ...]
+    history: tuple[str, ...] = ()
+    """The questions asked before it in the same chat (it is a follow-up), in order."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,12 @@ def _own_question(line: str, path: Path, number: int) -> Question:
                 hint=FORMAT_HINT,
             )
         evidence.append(Evidence(entry.get("article_id"), entry.get("quote")))
+    history = item.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(h, str) and h for h in history):
+        raise InputError(
+            f"{where}: field 'history' must be a list of the questions asked before",
+            hint=FORMAT_HINT,
+        )
     return Question(
         id=str(item.get("id", number)),
         question=question,
@@ -124,6 +132,7 @@ def _own_question(line: str, path: Path, number: int) -> Question:
         answerable=answerable,
         type=str(item.get("type", "unspecified")),
         evidence=tuple(evidence),
+        history=tuple(history),
     )
 
 

@@ -60,6 +60,10 @@ SHORT_ANSWER_TOKENS = 24
 SUPPORT_SENTENCES = 2
 EXCERPT_SENTENCES = 8
 """Sentences the model reads: each passage's best for the question, then the next best."""
+MANY = re.compile(
+    r"^(?:who\s+(?!is\b|was\b)\w+ed\b|(?:which|what)\s+(?:\w+\s+)?\w+[^s\W]s\b)", re.IGNORECASE
+)
+"""A question that may want several names: "Who attended ...?", "Which officials ...?"."""
 NO_ANSWER = re.compile(
     r"does not say|not (?:mentioned|stated|specified|given|provided)|no information"
     r"|insufficient|cannot (?:be )?(?:answer|determin)|unknown",
@@ -197,7 +201,23 @@ def _name(
     )
     if found is None:
         return decline(f"No passage sentence names {chosen}.")
+    if MANY.search(question):
+        sentence = passages[found[0] - 1].chunk.text[found[1].start : found[1].end]
+        chosen = _enumeration(sentence, chosen, [n.text for n in names]) or chosen
     return _reply(chosen, [found], passages, basis, tokens=1)
+
+
+def _enumeration(sentence: str, name: str, names: Sequence[str]) -> str | None:
+    """The list of `names` that `name` is part of in `sentence` ("the UK, France, Germany,
+    and Ukraine"), as the sentence writes it, or None when it stands alone."""
+    one = (
+        "(?:the )?(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + ")"
+    )
+    pattern = rf"{one}(?:(?:,\s*|,?\s+and\s+){one})+"
+    for match in re.finditer(pattern, sentence):
+        if name in match.group(0):
+            return match.group(0)
+    return None
 
 
 def _open(

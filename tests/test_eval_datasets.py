@@ -46,6 +46,7 @@ def test_own_format_loads(tmp_path: Path) -> None:
         ('{"question": "Who?", "answers": "x"}', "'answers' must be a list"),
         ('{"question": "Who?", "answers": ["x"], "evidence": [{}]}', "'evidence' entry"),
         ('{"question": "Who?", "answerable": "no"}', "'answerable' must be true or false"),
+        ('{"question": "And?", "answers": ["x"], "history": "Who?"}', "'history' must be a list"),
     ],
 )
 def test_a_bad_line_is_named(tmp_path: Path, line: str, message: str) -> None:
@@ -102,6 +103,7 @@ def test_the_project_dataset_matches_the_default_corpus() -> None:
     assert len(dataset.questions) >= 15
     assert any(not q.answerable for q in dataset.questions)
     assert any(q.type == "follow-up-date" for q in dataset.questions)
+    assert any(q.history for q in dataset.questions)  # follow-ups in a chat
     bodies = {a.id: a.body for a in load_articles([default_corpus()]).articles}
     for question in dataset.questions:
         assert question.answerable == bool(question.evidence), question.id

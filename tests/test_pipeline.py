@@ -218,3 +218,12 @@ def test_a_source_the_index_lacks_is_refused_before_the_model_loads(
     pipeline.ingest([corpus])
     with pytest.raises(InputError, match="unknown source 'post'"):  # not the missing model
         pipeline.ask("Who met in London?", filters=Filters(sources=("post",)))
+
+
+def test_a_question_after_several_names_gets_the_list_the_passage_gives(
+    settings: Settings, corpus: Path
+) -> None:
+    pipeline, _ = make_pipeline(settings, {"B": -0.1})
+    pipeline.ingest([corpus])
+    answer = pipeline.ask("Which countries' officials met in London?")
+    assert answer.text == "France and Germany. Officials from France and Germany met in London [1]."
