@@ -184,8 +184,15 @@ def per_query_record(result: QueryResult) -> dict[str, Any]:
         "retrieval_s": round(result.retrieval_seconds, 4),
         "answer": answer.text if answer else None,
         "abstained": answer.abstained if answer else None,
+        "kind": answer.kind if answer else None,
+        "basis": answer.basis if answer else None,
         "citations": [
-            {"number": c.number, "chunk_id": c.passage.chunk.id} for c in answer.citations
+            {
+                "number": c.number,
+                "chunk_id": c.passage.chunk.id,
+                "support": [c.start, c.end, round(c.score, 3)],
+            }
+            for c in answer.citations
         ]
         if answer
         else None,

@@ -24,6 +24,11 @@ POSSESSIVE_BREAK = re.compile(r"['\u2019]s? ")
 """Where one name owns the next ("OpenAI's ChatGPT"): two names."""
 
 
+PERSON = re.compile(r"^\s*who\b|\b(?:individual|person|figure)\b", re.IGNORECASE)
+"""A question after a person, whom an acronym ("FTX", "SEC") hardly names."""
+ACRONYM_WEIGHT = 0.5
+
+
 @dataclass(frozen=True)
 class Sentence:
     """A sentence of a passage, its article, and how much it matters to the question."""
@@ -57,12 +62,13 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
                 head, _, tail = part.partition(" of ")
                 if tail and all(w.lower() in asked for w in tail.split()):
                     part = head  # "Ines Okafor of Port Alder", asked about Port Alder
-                name = _clean(part, lowercase | asked)
+                starts = not sentence.text[: match.start()].strip(" \"'\u201c\u2018([-\u2013\u2014")
+                name = _clean(part, (lowercase if starts else set()) | asked, starts=starts)
                 if name and not all(w.lower() in asked for w in re.findall(r"[\w-]+", name)):
                     seen = best[name].get(sentence.article_id, 0.0)
                     best[name][sentence.article_id] = max(seen, sentence.weight)
                     mentions[name] += 1
-                    if match.start() > 0 or " " in name:
+                    if not starts or " " in name or not part.startswith(name):
                         inside.add(name)
     for name in set(mentions) - inside:  # "Officials met ...": a capital, not a name
         del mentions[name], best[name]
@@ -73,19 +79,28 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
             for article, weight in best.pop(short).items():
                 best[full][article] = max(best[full].get(article, 0.0), weight)
             mentions[full] += mentions.pop(short)
-    names = [Name(n, sum(best[n].values()), mentions[n]) for n in mentions]
+    person = PERSON.search(question) is not None
+    names = [
+        Name(
+            n,
+            sum(best[n].values()) * (ACRONYM_WEIGHT if person and n.isupper() else 1),
+            mentions[n],
+        )
+        for n in mentions
+    ]
     return sorted(names, key=lambda n: (-n.score, -n.mentions))
 
 
-def _clean(name: str, lowercase: set[str]) -> str:
-    """`name` without a possessive, and without leading words that only start a sentence
-    or that the question uses ("Mayor" in "Mayor Ines Okafor", asked who the mayor is): the
-    words of `lowercase`."""
+def _clean(name: str, common: set[str], *, starts: bool) -> str:
+    """`name` without a possessive, and without leading words that are `common` (written in
+    lower case elsewhere, at the start of a sentence: "Loading Google"; or used by the
+    question: "Mayor" in "Mayor Ines Okafor", asked who the mayor is), nor, when `starts`
+    (the name opens its sentence), an adverb or participle ("Reportedly Apple")."""
     words = POSSESSIVE.sub("", name.strip("-'\u2019")).split(" ")
     while words and (
         words[0].lower() in STOPWORDS | CALENDAR
-        or words[0].lower() in lowercase
-        or (len(words) > 1 and words[0].endswith(("ing", "ly", "ed")))
+        or words[0].lower() in common
+        or (starts and len(words) > 1 and words[0].endswith(("ing", "ly", "ed")))
     ):
         words = words[1:]
     name = " ".join(words)

@@ -115,7 +115,12 @@ def test_report_files(run_dir: Path) -> None:
     first = json.loads(lines[0])
     assert len(lines) == 3
     assert first["retrieved"][0]["chunk_id"] == "https://x.example/london::0"
-    assert first["citations"] == [{"number": 1, "chunk_id": "https://x.example/london::0"}]
+    [citation] = first["citations"]
+    assert (citation["number"], citation["chunk_id"]) == (1, "https://x.example/london::0")
+    start, end, score = citation["support"]
+    assert first["retrieved"][0]["text"][start:end].startswith("Officials from France")
+    assert 0 < score <= 1
+    assert (first["kind"], first["basis"][:9]) == ("name", "the names")
     markdown = (run_dir / "report.md").read_text()
     assert "## Retrieval" in markdown and "## How each number is computed" in markdown
     for png in ("metrics_by_type.png", "latency.png"):

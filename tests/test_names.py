@@ -30,9 +30,11 @@ def test_words_the_question_uses_and_sentence_starts_are_no_names() -> None:
     found = names(
         "Who is the mayor of Port Alder?",
         ("Mayor Ines Okafor of Port Alder said so.", "a", 0.8),
-        ("Officials met. Loading Google took time, the mayor said.", "b", 0.5),
+        ("Officials met.", "b", 0.5),
+        ("Loading Google took time, the mayor said.", "b", 0.5),
+        ("The Securities and Exchange Commission sued, the exchange said.", "c", 0.4),
     )
-    assert found == ["Ines Okafor", "Google"]
+    assert found == ["Ines Okafor", "Google", "Securities", "Exchange Commission"]
 
 
 def test_a_possessive_separates_two_names() -> None:
@@ -41,3 +43,12 @@ def test_a_possessive_separates_two_names() -> None:
         "ChatGPT",
         "Paris",
     ]
+
+
+def test_a_question_after_a_person_ranks_acronyms_lower() -> None:
+    said = (
+        ("FTX collapsed after FTX traders left.", "a", 0.9),
+        ("Sam Bankman-Fried ran it.", "a", 0.6),
+    )
+    assert names("Who ran the exchange?", *said)[0] == "Sam Bankman-Fried"
+    assert names("Which exchange collapsed?", *said)[0] == "FTX"
