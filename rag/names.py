@@ -100,7 +100,7 @@ def _clean(name: str, common: set[str], *, starts: bool) -> str:
     while words and (
         words[0].lower() in STOPWORDS | CALENDAR
         or words[0].lower() in common
-        or (starts and len(words) > 1 and words[0].endswith(("ing", "ly", "ed")))
+        or (starts and words[0].endswith(("ing", "ly", "ed")))
     ):
         words = words[1:]
     name = " ".join(words)

