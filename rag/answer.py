@@ -100,22 +100,21 @@ def unsupported(
         return "No passage matches the question."
     texts = [lexical_text(p.chunk) for p in passages]
     outlets = {w for source in sources for w in terms(source)}
-    missing = [
-        name
+    missing = {
+        name: words
         for name in missing_names(question, texts)
-        if not name.isdigit()
-        and name.lower() not in NUMBER_WORDS
-        and name.lower() not in CALENDAR
-        and not set(terms(name)) <= outlets
-    ]
+        if (
+            words := {w for w in terms(name) if not w.isdigit()} - NUMBER_WORDS - CALENDAR - outlets
+        )
+    }
     if not missing:
         return None
     never = rarity("\x00")  # no chunk holds it: the rarity of a word the index lacks
-    nowhere = [n for n in missing if all(rarity(t) >= never for t in terms(n))]
+    nowhere = [name for name, words in missing.items() if any(rarity(w) >= never for w in words)]
     if nowhere:
         return f"No article in the index mentions {_listed(nowhere)}."
     if answered_share(question, texts, rarity) < MIN_SHARE:
-        return f"No passage found for the question mentions {_listed(missing)}."
+        return f"No passage found for the question mentions {_listed(list(missing))}."
     return None
 
 
@@ -346,6 +345,6 @@ def _clean(draft: str) -> str:
     return text.strip(" \"'\u201c\u201d").rstrip(".").strip()
 
 
-def _listed(words: Sequence[str]) -> str:
-    shown = [w.strip("'\u2019").removesuffix("'s").removesuffix("\u2019s") for w in words]
+def _listed(names: Sequence[str]) -> str:
+    shown = [re.sub(r"['\u2019]s?$", "", n) for n in names]
     return " or ".join(dict.fromkeys(shown))

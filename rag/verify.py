@@ -171,13 +171,22 @@ def sentence_support(
 
 def missing_names(question: str, texts: Sequence[str]) -> list[str]:
     """The names and numbers of `question` (see `key_terms` and `numbers`) that none of
-    `texts` contains, as the question writes them."""
+    `texts` contains, as the question writes them, neighbours joined ("2024 Super Bowl")."""
     held = set().union(*(set(terms(t)) for t in texts)) if texts else set()
     figures = set().union(*(numbers(t) for t in texts)) if texts else set()
-    missing = key_terms(question) - held
-    words = re.findall(r"[\w'-]+", question)
-    names = [w for w in words if set(terms(w)) & missing]
-    return list(dict.fromkeys(names + sorted(numbers(question) - figures)))
+    missing_terms = key_terms(question) - held
+    missing_figures = numbers(question) - figures
+    phrases: list[list[str]] = []
+    last = -2
+    for n, match in enumerate(re.finditer(r"[\w.,'-]*\w", question)):
+        word = match.group(0)
+        if set(terms(word)) & missing_terms or numbers(word) & missing_figures:
+            if n == last + 1:
+                phrases[-1].append(word)
+            else:
+                phrases.append([word])
+            last = n
+    return list(dict.fromkeys(" ".join(p) for p in phrases))
 
 
 def answered_share(question: str, texts: Sequence[str], rarity: Rarity) -> float:
