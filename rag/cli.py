@@ -11,13 +11,16 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Literal, cast, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args, get_origin
 
 from rag import __version__
 from rag.config import Settings, load_settings
 from rag.errors import InputError, RagError
 from rag.ingest import READABLE
 from rag.types import Answer, Filters, Passage, Problem
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
 
 EXAMPLES = {
     "ingest": "example:\n  rag ingest ~/news/ multihop-rag/corpus.json",
@@ -32,6 +35,8 @@ EXAMPLES = {
     "  rag remove --source 'Daily Example'\n"
     "  rag remove --all",
     "doctor": "example:\n  rag doctor\n  rag doctor --model ~/models/other.gguf",
+    "chat": "example:\n  rag chat\n"
+    "  printf 'Who met in London?\\nand what did Ukraine refuse?\\n' | rag chat",
 }
 
 
@@ -183,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(ask, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(handler=_ask)
+
+    chat = command(
+        "chat",
+        "Chat about the indexed articles: follow-up questions, /sources, /new, /quit.",
+        description=textwrap.fill(
+            "A conversation in the terminal, one question a line (typed or piped in). A "
+            "follow-up question is rewritten from the conversation into one that stands alone "
+            "before the search, and the rewrite is shown. /sources lists the passages of the "
+            "last answer, /new forgets the conversation, /quit (or the end of input) ends it."
+        ),
+    )
+    add_setting_flags(chat, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
+    chat.set_defaults(handler=_chat)
 
     search = command(
         "search", "Show the passages a question finds, with scores and what found them."
@@ -392,11 +410,12 @@ def _articles(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask(settings: Settings, args: argparse.Namespace) -> int:
-    from rag.pipeline import Pipeline, check_question, default_corpus
+def open_pipeline(settings: Settings) -> Pipeline:
+    """A pipeline ready to answer: the index's embedder and the model file checked, and the
+    default corpus ingested into an empty index (saying so)."""
+    from rag.pipeline import Pipeline, default_corpus
 
     pipeline = Pipeline(settings)
-    check_question(args.question)
     pipeline.check_ready()
     if pipeline.is_empty():
         print(
@@ -405,6 +424,14 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         )
     if report := pipeline.ingest_default_if_empty():
         _print_problems(report.problems)
+    return pipeline
+
+
+def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    from rag.pipeline import check_question
+
+    check_question(args.question)
+    pipeline = open_pipeline(settings)
     tokens = 0
 
     def show_progress(_piece: str) -> None:
@@ -419,6 +446,19 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_answer_json(answer), indent=2, ensure_ascii=False))
         return 0
+    print_answer(answer)
+    return 0
+
+
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from rag.chat import chat
+
+    return chat(open_pipeline(settings))
+
+
+def print_answer(answer: Answer) -> None:
+    """An answer as `rag ask` and `rag chat` print it: notes, the text, then how it was
+    decided and the cited sources, or why the corpus does not say and the closest passages."""
     for note in answer.notes:
         print(f"note: {note}")
     print(answer.text)
@@ -427,13 +467,12 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         if answer.passages:
             print("\nClosest passages:")
             for number, passage in enumerate(answer.passages[:3], start=1):
-                print(_format_source(number, passage))
-        return 0
+                print(format_source(number, passage))
+        return
     print(f"How: {answer.basis}")
     print("\nSources:")
     for citation in answer.citations:
-        print(_format_source(citation.number, citation.passage))
-    return 0
+        print(format_source(citation.number, citation.passage))
 
 
 def _search(settings: Settings, args: argparse.Namespace) -> int:
@@ -469,7 +508,7 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for rank, passage in enumerate(found.passages, start=1):
         print(f"{rank:>2}. {passage.score:.3f}  {passage.found_by}  {passage.chunk.id}")
-        print(_format_source(rank, passage))
+        print(format_source(rank, passage))
     if not found.passages:
         print("nothing found")
     return 0
@@ -580,7 +619,9 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def _format_source(number: int, passage: Passage) -> str:
+def format_source(number: int, passage: Passage) -> str:
+    """Passage `number` as the sources under an answer list it: title, source, date, url,
+    and its text, indented."""
     chunk = passage.chunk
     date = chunk.published_at.date().isoformat() if chunk.published_at else "undated"
     lines = [f"[{number}] {chunk.title} | {chunk.source or 'unknown source'} | {date}"]

@@ -21,6 +21,7 @@ from rag.backends.chroma import ChromaStore, StoreStats
 from rag.config import Settings
 from rag.errors import ConfigError, InputError
 from rag.filters import check_sources, describe, no_match
+from rag.followup import needs_history, rewrite
 from rag.generate import Generator, fit_context
 from rag.index import Embedder, index_article
 from rag.ingest import load_articles
@@ -31,7 +32,7 @@ from rag.models import describe_model, model_file, resolve_embedder, resolve_mod
 from rag.query import Plan, plan
 from rag.retrieve import Tuning, retrieve
 from rag.search_index import SearchIndex
-from rag.types import Answer, Article, Filters, Passage, Problem
+from rag.types import Answer, Article, Filters, Passage, Problem, Turn
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 Outcome = Literal["new", "changed", "unchanged", "copy"]
@@ -325,10 +326,20 @@ class Pipeline:
         self.store.bind_embedder(embedder.name, embedder.dim)
         return embedder
 
+    def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
+        """`question` as it reads without the conversation `history` (oldest turn first):
+        rewritten by the model when its wording leans on the turns before it (see
+        `rag.followup`), else as asked. The model is used only to rewrite."""
+        question = check_question(question)
+        if not needs_history(question, history):
+            return question
+        return rewrite(question, history, self.generator)
+
     def ask(
         self,
         question: str,
         *,
+        history: Sequence[Turn] = (),
         filters: Filters | None = None,
         on_token: Callable[[str], None] | None = None,
     ) -> Answer:
@@ -336,9 +347,12 @@ class Pipeline:
         first, then the passage sentences that support it, each citing its passage as [n]
         (see `rag.answer`), or the abstention and why.
 
-        `on_token` sees the short answer as the model writes it.
+        A follow-up to the conversation `history` is first rewritten to stand alone (see
+        `standalone_question`); the answer is to that question, and keeps the user's own
+        words in `follow_up`. `on_token` sees the short answer as the model writes it.
         """
-        question = check_question(question)
+        asked = check_question(question)
+        question = self.standalone_question(asked, history)
         self._user_filters(filters)  # a mistyped source fails before the models load
         generator, _ = self.generator, self.embedder  # load before the clock: not answer time
         kind = question_kind(question)
@@ -383,6 +397,7 @@ class Pipeline:
             timings=timings,
             tokens=reply.tokens,
             notes=found.notes,
+            follow_up=asked if asked != question else None,
         )
 
     def search(self, question: str, *, k: int, filters: Filters | None = None) -> SearchResult:

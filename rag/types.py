@@ -106,6 +106,19 @@ class Answer:
     """Tokens the model wrote for the draft."""
     notes: tuple[str, ...] = ()
     """What the search read from the question, and filters it had to drop."""
+    follow_up: str | None = None
+    """The user's own words when the question was rewritten from the conversation into
+    `question`; None when asked as it stood."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a conversation, as a later follow-up question reads it."""
+
+    question: str
+    """The standalone question that was answered."""
+    answer: str
+    """The answer text shown."""
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,26 @@ def test_the_london_question_streams_an_answer_whose_citation_opens_the_seed(
     page.screenshot(path=str(REPO / "docs" / "screenshot.png"))
 
 
+def test_a_follow_up_is_read_with_the_conversation_until_a_new_chat(page: Page) -> None:
+    follow_up = "and what did Ukraine refuse to recognize?"
+    ask(page, "Who attended the London meeting?")
+    final = ask(page, follow_up)[-1]
+    read_as = final.partition("\n")[0]
+    assert read_as.startswith("Read as: "), final
+    for word in ("Ukraine", "recogni", "London"):
+        assert word in read_as, read_as
+    assert page.locator(USER).all_inner_texts()[-1] == follow_up  # the user's own words
+    # The evidence is of the question as read: the London talks' passages.
+    evidence = page.locator("#nr-evidence section").first
+    assert evidence.locator("h4").inner_text() == "Answer 2: " + read_as.removeprefix("Read as: ")
+    assert "US officials withdraw from London ceasefire talks" in evidence.inner_text()
+
+    page.click("#nr-new-chat")
+    page.wait_for_function(f'document.querySelectorAll("{BOT}").length == 0')
+    final = ask(page, follow_up)[-1]
+    assert "Read as" not in final  # nothing to follow after a new chat
+
+
 def test_an_uploaded_article_is_found_by_asking_about_it(page: Page, tmp_path: Path) -> None:
     story = tmp_path / "kestrel bay ferry.md"
     story.write_text(

@@ -111,7 +111,18 @@ def test_status_json_on_an_empty_index(capsys: pytest.CaptureFixture[str], isola
     assert "Qwen2.5" in status["model"]
 
 
-COMMANDS = ["ingest", "ask", "search", "status", "articles", "remove", "doctor", "serve", "eval"]
+COMMANDS = [
+    "ingest",
+    "ask",
+    "chat",
+    "search",
+    "status",
+    "articles",
+    "remove",
+    "doctor",
+    "serve",
+    "eval",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -151,6 +151,39 @@ def test_london_question_as_json_then_status(env: dict[str, str]) -> None:
     assert status["model_check"] is not None  # the first answer's test generation passed
 
 
+def test_follow_ups_in_rag_chat_are_asked_with_what_they_follow(env: dict[str, str]) -> None:
+    questions = [
+        LONDON,
+        "and what did Ukraine refuse to recognize?",
+        "When did the Harbour Bridge reopen to all traffic?",
+        "What speed limit applies on it now?",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "chat"],
+        input="\n".join([*questions, "/quit", ""]),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    turns = re.split(r"^> ", result.stdout, flags=re.MULTILINE)[1:]
+    assert [turn.splitlines()[0] for turn in turns] == [*questions, "/quit"]
+    read_as = [re.search(r"^\(read as: (.*)\)$", turn, re.MULTILINE) for turn in turns]
+    assert read_as[0] is None and read_as[2] is None, result.stdout  # they stand alone
+    # A continuation keeps the subject of the question before it, and is searched with it.
+    ukraine, speed = read_as[1], read_as[3]
+    assert ukraine, turns[1]
+    for word in ("Ukraine", "recogni", "London"):
+        assert word in ukraine.group(1), ukraine.group(1)
+    assert "US officials withdraw from London ceasefire talks" in turns[1]
+    # "it" is the bridge: the answer cites the article that gives its speed limit.
+    assert speed and "Harbour Bridge" in speed.group(1), turns[3]
+    answer, _, sources = turns[3].partition("\nSources:\n")
+    assert "30 kilometres per hour" in answer, answer
+    assert "Harbour Bridge reopens to all traffic" in sources, sources
+
+
 def test_the_installed_llama_cpp_uses_this_cpu_but_not_amx() -> None:
     """As requirements.txt builds it: AVX2, and AVX-512 where the CPU has it, but no AMX
     (which traps on some virtual machines that advertise it)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,6 +72,14 @@ def test_markers_link_to_their_passage_of_this_turn() -> None:
     )
     assert shown.count("](#nr-3-2)") == 2 and shown.count("](#nr-3-1)") == 1
     assert "<i>" not in shown
+
+
+def test_an_answer_to_a_rewritten_follow_up_says_what_it_was_read_as() -> None:
+    asked = answer("Text [1].", [passage("Text.")], [1])
+    assert render.read_as_markdown(asked) == ""
+    rewritten = replace(asked, question=f"What did {EVIL} say?", follow_up="and what did it say?")
+    escaped = render.escape_markdown(f"Read as: What did {EVIL} say?")
+    assert render.read_as_markdown(rewritten) == f"<sub>{escaped}</sub>"
 
 
 def test_evidence_escapes_article_strings_and_drops_unsafe_links() -> None:

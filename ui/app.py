@@ -19,7 +19,7 @@ import gradio as gr
 from rag.errors import RagError
 from rag.filters import make_filters
 from rag.pipeline import ArticleDone, Pipeline
-from rag.types import Answer
+from rag.types import Answer, Turn
 from ui import render
 from ui.uploads import UPLOAD_TYPES, save_uploads
 
@@ -68,6 +68,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
         gr.Markdown("## newsrag: ask the news")
         status_line = gr.Markdown(render.status_markdown(status), elem_id="nr-status")
         turns = gr.State([])  # this session's evidence sections, one per answer
+        conversation = gr.State([])  # this session's questions and answers, as `Turn`s
         with gr.Tab("Chat"), gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(
@@ -89,7 +90,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                     inputs=question,
                     label="Try",
                 )
-                new_chat = gr.Button("New chat", size="sm")
+                new_chat = gr.Button("New chat", size="sm", elem_id="nr-new-chat")
             with gr.Column(scale=2):
                 with gr.Accordion("Filters", open=True):
                     with gr.Row():
@@ -127,6 +128,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             text: str,
             history: list[Any],
             sections: list[str],
+            past: list[Turn],
             first: str,
             last: str,
             only: list[str],
@@ -142,24 +144,32 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 filters = make_filters(since=first, until=last, sources=only or [])
             except RagError as error:
                 history[-1]["content"] = render.error_markdown(error)
-                yield history, sections, gr.skip(), ""
+                yield history, sections, past, gr.skip(), ""
                 return
-            yield history, sections, gr.skip(), ""
+            yield history, sections, past, gr.skip(), ""
             draft = ""
-            for piece in _stream(pipeline, text, filters):
+            for piece in _stream(pipeline, text, past, filters):
                 if isinstance(piece, str):
                     draft += piece
                     history[-1]["content"] = render.draft_markdown(draft)
-                    yield history, sections, gr.skip(), gr.skip()
+                    yield history, sections, past, gr.skip(), gr.skip()
                 elif isinstance(piece, Answer):
                     turn = len(sections) + 1
                     sections = [*sections, render.evidence_section(turn, piece)]
-                    note = render.answer_note(piece, filters)
-                    history[-1]["content"] = render.answer_markdown(piece, turn) + "\n\n" + note
-                    yield history, sections, render.evidence_html(sections), gr.skip()
+                    past = [*past, Turn(piece.question, piece.text)]
+                    history[-1]["content"] = "\n\n".join(
+                        part
+                        for part in (
+                            render.read_as_markdown(piece),
+                            render.answer_markdown(piece, turn),
+                            render.answer_note(piece, filters),
+                        )
+                        if part
+                    )
+                    yield history, sections, past, render.evidence_html(sections), gr.skip()
                 else:
                     history[-1]["content"] = render.error_markdown(piece)
-                    yield history, sections, gr.skip(), gr.skip()
+                    yield history, sections, past, gr.skip(), gr.skip()
 
         def ingest(
             uploads: list[str] | None,
@@ -200,24 +210,30 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 gr.update(choices=render.source_choices(now)),
             )
 
-        chat_inputs = [question, chat, turns, since, until, sources]
-        chat_outputs = [chat, turns, evidence, question]
+        chat_inputs = [question, chat, turns, conversation, since, until, sources]
+        chat_outputs = [chat, turns, conversation, evidence, question]
         ask.click(respond, chat_inputs, chat_outputs, **PIPELINE)  # type: ignore[arg-type]
         question.submit(respond, chat_inputs, chat_outputs, **PIPELINE)  # type: ignore[arg-type]
         new_chat.click(
-            lambda: ([], [], render.evidence_html([])), None, [chat, turns, evidence], queue=False
+            lambda: ([], [], [], render.evidence_html([])),
+            None,
+            [chat, turns, conversation, evidence],
+            queue=False,
         )
         add.click(ingest, [files, feed], [result, problems, status_line, sources], **PIPELINE)  # type: ignore[arg-type]
     return app
 
 
-def _stream(pipeline: Pipeline, question: str, filters: Any) -> Iterator[str | Answer | Exception]:
+def _stream(
+    pipeline: Pipeline, question: str, history: list[Turn], filters: Any
+) -> Iterator[str | Answer | Exception]:
     """The model's draft piece by piece, then the grounded `Answer` (or the error raised)."""
     pieces: queue.Queue[str | Answer | Exception] = queue.Queue()
 
     def work() -> None:
         try:
-            pieces.put(pipeline.ask(question, filters=filters, on_token=pieces.put))
+            answer = pipeline.ask(question, history=history, filters=filters, on_token=pieces.put)
+            pieces.put(answer)
         except Exception as error:  # the page shows it; the log keeps the traceback
             if not isinstance(error, RagError):
                 log.exception("answering %r failed", question)

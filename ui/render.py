@@ -54,6 +54,14 @@ def answer_markdown(answer: Answer, turn: int) -> str:
     return "".join(pieces)
 
 
+def read_as_markdown(answer: Answer) -> str:
+    """A small line above an answer to a follow-up: the question it was rewritten into from
+    the conversation, which is the one the answer answers. Empty for a question as asked."""
+    if answer.follow_up is None:
+        return ""
+    return "<sub>" + escape_markdown(f"Read as: {answer.question}") + "</sub>"
+
+
 def draft_markdown(draft: str) -> str:
     """The model's draft while it is being written (it is checked against the passages after)."""
     return escape_markdown(draft) + " ▌"

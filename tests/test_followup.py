@@ -1,0 +1,189 @@
+"""Follow-up questions: which need the conversation, how the model is asked to rewrite them,
+what of its reply is kept, and how the pipeline answers the rewrite. Fakes at the model
+seams only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import KeywordEmbedder, ScriptedGenerator, write
+
+from rag import followup
+from rag.config import Settings
+from rag.pipeline import Pipeline
+from rag.types import Turn
+
+LONDON = Turn(
+    "Who attended the London meeting?",
+    "The London meeting was attended by the UK, France, Germany, and Ukraine [1].",
+)
+MAYOR = Turn("Who is the mayor of Port Alder?", "The mayor of Port Alder is Ines Okafor [1].")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "and what did Ukraine refuse to recognize?",
+        "And Germany?",
+        "What about France?",
+        "how about the US envoy?",
+        "But why did the talks fail?",
+        "So who will pay for the repairs?",
+        "Also, what did the council decide?",
+        "What did she say about the crack?",
+        "Why did they withdraw?",
+        "Who else was there?",
+        "Did the council give the same reason?",
+        "Is that the final cost of the repairs?",
+        "When?",
+    ],
+)
+def test_a_question_that_leans_on_the_conversation_needs_it(question: str) -> None:
+    assert followup.needs_history(question, [LONDON])
+    assert not followup.needs_history(question, [])  # nothing to lean on: asked as it is
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who is the mayor of Port Alder?",
+        "What did the Harbour Bridge repairs cost?",
+        "Which library won the National Reading Prize in 2025?",
+        "Andorra hosted which summit in April 2025?",  # "and" only as a word
+        "Did Sofia Themba open the Harbour Bridge?",  # "them" only as a word
+    ],
+)
+def test_a_question_that_stands_alone_does_not(question: str) -> None:
+    assert not followup.needs_history(question, [LONDON])
+
+
+def test_the_rewrite_asks_with_the_last_turns_and_keeps_the_models_question() -> None:
+    generator = ScriptedGenerator("What did Ines Okafor say about the crack?")
+    older = [Turn(f"Old question {n}?", f"Old answer {n}.") for n in range(5)]
+    history = [*older, LONDON, MAYOR]
+    rewritten = followup.rewrite("what did she say about the crack?", history, generator)
+    assert rewritten == "What did Ines Okafor say about the crack?"
+    [messages] = generator.prompts
+    [message] = messages  # one user message: no system message, which some templates refuse
+    assert message["role"] == "user"
+    prompt = message["content"]
+    assert "Old question 4?" in prompt and "Old question 3?" not in prompt  # the last three
+    mayor = "Human: Who is the mayor of Port Alder?\nAssistant: The mayor of Port Alder is"
+    assert f"{mayor} Ines Okafor.\n" in prompt
+    assert "[1]" not in prompt  # the answers' markers mean nothing to the rewrite
+    assert prompt.endswith(
+        "Follow Up Input: what did she say about the crack?\nStandalone question:"
+    )
+
+
+def test_a_long_answer_is_shortened_in_the_prompt() -> None:
+    long = Turn("What happened?", "The council met. " * 100)
+    [message] = followup.build_messages("and why?", [long])
+    shown = message["content"].split("Assistant: ")[1].split("\n")[0]
+    assert shown.endswith(" ...") and len(shown) <= followup.ANSWER_CHARS + 4
+
+
+QUESTION = "what did she say about the crack?"
+
+
+@pytest.mark.parametrize(
+    ("reply", "kept"),
+    [
+        ("Standalone question: What did Ines Okafor say?", "What did Ines Okafor say?"),
+        (
+            '"What did Ines Okafor say about the crack?"',
+            "What did Ines Okafor say about the crack?",
+        ),
+        ("**What did Ines Okafor say?**", "What did Ines Okafor say?"),
+        (
+            "\n  What did Ines Okafor say?\nI replaced 'she' with her name.",
+            "What did Ines Okafor say?",
+        ),
+        ("Rewritten question:\nWhat did Ines Okafor say?", "What did Ines Okafor say?"),
+        # Not a usable rewrite: the question stays as asked.
+        ("", QUESTION),
+        ("  \n\n", QUESTION),
+        ('""', QUESTION),
+        ("Who attended the London meeting?", QUESTION),  # nothing of the question left
+        ("What did Ines Okafor say about the crack " + "and the bridge " * 20 + "?", QUESTION),
+        ("What did she say about the crack?", QUESTION),  # an echo is no rewrite
+    ],
+)
+def test_only_a_usable_reply_is_taken_as_the_rewrite(reply: str, kept: str) -> None:
+    assert followup.clean(reply, QUESTION) == kept
+
+
+def test_a_question_without_words_that_carry_meaning_takes_any_reply() -> None:
+    assert followup.clean("Why did the US officials withdraw?", "Why?") == (
+        "Why did the US officials withdraw?"
+    )
+
+
+def test_a_continuation_that_lost_the_thread_gets_the_last_question_as_context() -> None:
+    generator = ScriptedGenerator("What did Ukraine refuse to recognize?")
+    asked = "and what did Ukraine refuse to recognize?"
+    assert followup.rewrite(asked, [MAYOR, LONDON], generator) == (
+        "What did Ukraine refuse to recognize? (following: Who attended the London meeting?)"
+    )
+    # A rewrite that names the subject needs no context; nor does a question that only
+    # points back (the model replaces what it points at).
+    named = "What did Ukraine refuse to recognize at the London meeting?"
+    assert followup.keep_thread(named, asked, [LONDON]) == named
+    pointing = "Why did Ukraine refuse it?"
+    assert followup.keep_thread(pointing, pointing, [LONDON]) == pointing
+    # The context given to the last question is not given on: only its own words are.
+    chained = Turn("What did Ukraine refuse? (following: Who attended the London meeting?)", "")
+    assert followup.keep_thread("What about Crimea?", "what about Crimea?", [chained]) == (
+        "What about Crimea? (following: What did Ukraine refuse?)"
+    )
+
+
+ARTICLES = {
+    "london.md": "---\ntitle: London talks\nsource: Post\npublished_at: 2025-04-23\n---\n"
+    "Officials from France and Germany met in London.",
+    "paris.md": "---\ntitle: Paris summit\nsource: Herald\n---\nA summit on climate in Paris.",
+}
+
+
+@pytest.fixture
+def pipeline_with(settings: Settings, tmp_path: Path) -> tuple[Pipeline, ScriptedGenerator]:
+    for name, text in ARTICLES.items():
+        write(tmp_path / "corpus" / name, text)
+    generator = ScriptedGenerator()
+    embedder = KeywordEmbedder(["london", "paris", "climate", "france"])
+    pipeline = Pipeline(settings, embedder=embedder, generator=generator)
+    pipeline.ingest([tmp_path / "corpus"])
+    return pipeline, generator
+
+
+def test_a_follow_up_is_answered_as_rewritten_and_keeps_the_users_words(
+    pipeline_with: tuple[Pipeline, ScriptedGenerator],
+) -> None:
+    pipeline, generator = pipeline_with
+    generator.replies += ["What happened in London?", "France and Germany met"]
+    history = [Turn("Who met in London?", "France and Germany [1].")]
+    answer = pipeline.ask("and what happened there?", history=history)
+    assert answer.question == "What happened in London?"
+    assert answer.follow_up == "and what happened there?"
+    assert answer.text.startswith("France and Germany met. ")
+    assert answer.passages[0].chunk.title == "London talks"  # searched as rewritten
+    rewrite_prompt, answer_prompt = generator.prompts
+    assert "Follow Up Input: and what happened there?" in rewrite_prompt[0]["content"]
+    assert "What happened in London?" in answer_prompt[-1]["content"]
+    assert "what happened there" not in answer_prompt[-1]["content"]
+
+
+def test_a_question_that_stands_alone_is_answered_as_asked_without_a_rewrite(
+    pipeline_with: tuple[Pipeline, ScriptedGenerator],
+) -> None:
+    pipeline, generator = pipeline_with
+    generator.replies += ["A summit on climate"]
+    history = [Turn("What happened in London?", "France and Germany met [1].")]
+    answer = pipeline.ask("What was held in Paris?", history=history)
+    assert (answer.question, answer.follow_up) == ("What was held in Paris?", None)
+    assert len(generator.prompts) == 1  # the answer only
+    assert pipeline.standalone_question("  What was held in Paris? ", history) == (
+        "What was held in Paris?"
+    )
+    assert len(generator.prompts) == 1
