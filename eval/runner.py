@@ -16,7 +16,7 @@ from eval.datasets import Dataset, Question
 from rag.config import Settings
 from rag.errors import InputError
 from rag.pipeline import ArticleDone, Pipeline
-from rag.types import Answer, Passage
+from rag.types import Answer, Passage, Turn
 
 DEPTH = 10
 """Passages retrieved per question for the retrieval metrics (they look at the first 10)."""
@@ -141,16 +141,29 @@ def evaluate(
     depth = max(DEPTH, pipeline.settings.k)
     results = []
     for question in questions:
-        started = time.perf_counter()
-        retrieved = pipeline.search(question.question, k=depth).passages
-        result = QueryResult(question, retrieved, time.perf_counter() - started)
+        answer = None
         if not retrieval_only:
-            result.answer = pipeline.ask(question.question)
+            answer = pipeline.ask(question.question, history=conversation(question, pipeline))
+        started = time.perf_counter()
+        # A follow-up is searched as the pipeline rewrote it (as asked, without a model).
+        asked = answer.question if answer else question.question
+        retrieved = pipeline.search(asked, k=depth).passages
+        result = QueryResult(question, retrieved, time.perf_counter() - started, answer)
         result.scores = score(result, dataset, k=pipeline.settings.k)
         results.append(result)
         if on_result is not None:
             on_result(result)
     return results
+
+
+def conversation(question: Question, pipeline: Pipeline) -> list[Turn]:
+    """The chat a follow-up comes at the end of: each question of its history, answered by
+    the pipeline in turn, as the user would have seen it."""
+    turns: list[Turn] = []
+    for earlier in question.history:
+        answer = pipeline.ask(earlier, history=turns)
+        turns.append(Turn(answer.question, answer.text))
+    return turns
 
 
 def score(result: QueryResult, dataset: Dataset, *, k: int) -> dict[str, float]:

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from conftest import KeywordEmbedder, ScriptedGenerator, write
 
-from eval.datasets import load_dataset
+from eval.datasets import Question, load_dataset
 from eval.report import _selection, compare, summarize, write_report
-from eval.runner import evaluate, select
+from eval.runner import conversation, evaluate, select
 from rag.cli import main
 from rag.config import Settings
 from rag.pipeline import Pipeline
+from rag.types import Turn
 
 ARTICLES = [
     {
@@ -166,4 +167,16 @@ def test_a_report_says_how_its_questions_were_chosen() -> None:
     assert _selection({"limit": None, "held_out": None, "types": None}) == ""
     assert _selection({"limit": 50, "held_out": 256, "types": ["inference"]}) == (
         " (of types inference; left out of the stratified sample of 256; a stratified sample of 50)"
+    )
+
+
+def test_a_follow_up_is_asked_after_its_history(tmp_path: Path, settings: Settings) -> None:
+    corpus = write(tmp_path / "corpus.json", json.dumps(ARTICLES))
+    generator = ScriptedGenerator("A climate summit")
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(KEYWORDS), generator=generator)
+    pipeline.ingest([corpus])
+    follow_up = Question("f", "And when?", (), False, "none", (), ("What opened in Paris?",))
+    [turn] = conversation(follow_up, pipeline)
+    assert turn == Turn(
+        "What opened in Paris?", "A climate summit. A climate summit opened in Paris [1]."
     )
