@@ -177,7 +177,8 @@ def _name(
             question, p.chunk.text, rarity, context=p.chunk.title, strict=False
         )
     ]
-    names = candidate_names(question, sentences)[: len(OPTION_LETTERS)]
+    ranked = candidate_names(question, sentences)
+    names = ranked[: len(OPTION_LETTERS)]
     if not names:
         return decline("The passages found for the question name no one.")
     letters = OPTION_LETTERS[: len(names)]
@@ -204,7 +205,7 @@ def _name(
         return decline(f"No passage sentence names {chosen}.")
     if MANY.search(question):
         sentence = passages[found[0] - 1].chunk.text[found[1].start : found[1].end]
-        chosen = _enumeration(sentence, chosen, [n.text for n in names]) or chosen
+        chosen = _enumeration(sentence, chosen, [n.text for n in ranked]) or chosen
     return _reply(chosen, [found], passages, basis, tokens=1)
 
 

@@ -5,7 +5,8 @@ England"). A capitalized first word that the passages also write in lower case (
 Google", "Maybe Apple") only starts a sentence, and is left off; so is a one-word name
 never seen but at the start of a sentence ("Officials met ..."). A one-word name that ends
 a longer one ("Altman" in "Sam Altman") counts for the longest such name. Names the question
-itself uses are not candidates: the answer is what the question does not already say.
+itself uses, or a word of which it names ("Steve Witkoff" when asked about Witkoff), are not
+candidates: the answer is what the question does not already say.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
     sentences that matter most, by the most articles."""
     lowercase = {w for s in sentences for w in re.findall(r"\b[a-z][\w-]*", s.text)}
     asked = {w.lower() for w in re.findall(r"[\w-]+", question)}
+    named = {w.lower() for w in re.findall(r"(?<!^)\b[A-Z][\w-]+", question.strip())}
     best: dict[str, dict[str, float]] = defaultdict(dict)
     mentions: Counter[str] = Counter()
     inside: set[str] = set()  # names seen other than as a sentence's first word
@@ -64,7 +66,8 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
                     part = head  # "Ines Okafor of Port Alder", asked about Port Alder
                 starts = not sentence.text[: match.start()].strip(" \"'\u201c\u2018([-\u2013\u2014")
                 name = _clean(part, (lowercase if starts else set()) | asked, starts=starts)
-                if name and not all(w.lower() in asked for w in re.findall(r"[\w-]+", name)):
+                words = [w.lower() for w in re.findall(r"[\w-]+", name)]
+                if name and not set(words) <= asked and not set(words) & named:
                     seen = best[name].get(sentence.article_id, 0.0)
                     best[name][sentence.article_id] = max(seen, sentence.weight)
                     mentions[name] += 1

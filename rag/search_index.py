@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 META_FILE = "meta.json"
 CHUNKS_FILE = "chunks.jsonl"
 VECTORS_FILE = "vectors.npy"
-LAYOUT = 2
-"""Bumped whenever what is saved changes (2: sentences)."""
+LAYOUT = 3
+"""Bumped whenever what is saved changes (2: sentences; 3: stems without a final -e)."""
 SENTENCES_DIR = "sentences"
 MEMBERS_FILE = "sentence_members.npz"
 SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+|\s*\n\s*")

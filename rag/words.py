@@ -153,10 +153,12 @@ def terms(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
+    """A crude stem: without -ing, -ed, -es or -s, or else a final -e, so that "recognize",
+    "recognized" and "recognizing" (or "close", "closed", "closes") meet."""
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
-    return word
+    return word[:-1] if word.endswith("e") and len(word) >= 4 else word
 
 
 def spans_between(breaks: re.Pattern[str], text: str) -> list[tuple[int, int]]:

@@ -109,24 +109,24 @@ def ask(page: Page, question: str) -> list[str]:
 
 
 def open_citation(page: Page, number: int = 1) -> Locator:
-    link = page.locator(f"{BOT} a[href^='#nr-']").nth(number - 1)
+    link = page.locator(BOT).last.locator("a[href^='#nr-']").nth(number - 1)
     link.click()
     opened = page.locator("details.nr-passage[open]")
     opened.first.wait_for()
     return opened.first
 
 
-def test_the_london_question_streams_an_answer_whose_citation_opens_the_seed(
+def test_answers_stream_and_the_london_citation_opens_the_seed(
     page: Page,
 ) -> None:
     status = page.inner_text("#nr-status")
     assert "5 articles" in status and "Unattributed news summary" in status
     assert page.locator("text=What do the articles say about").count() == 3
 
-    shown = ask(page, "Who attended the London meeting?")
+    shown = ask(page, "Why was the Harbour Bridge in Port Alder closed?")
     drafts = [text for text in shown if "▌" in text]
-    assert len(drafts) >= 3, shown  # token by token, not all at once
-    final = shown[-1]
+    assert len(drafts) >= 3, shown  # the short answer token by token, not all at once
+    final = ask(page, "Who attended the London meeting?")[-1]
     assert "London" in final or "UK" in final, final
     passage = open_citation(page)
     assert "London ceasefire talks" in passage.inner_text()

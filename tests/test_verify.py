@@ -18,7 +18,7 @@ def even(_word: str) -> float:
 
 def rare(word: str) -> float:
     """Rarity as a big index would give it: common words weigh little."""
-    return 0.2 if word in {"bridge", "city", "said", "council"} else 3.0
+    return 0.2 if word in {"bridg", "city", "said", "council"} else 3.0
 
 
 def test_sentences_are_found_with_their_offsets() -> None:
