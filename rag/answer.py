@@ -56,8 +56,8 @@ MIN_SHARE = 0.6
 MIN_SUPPORT = 0.5
 """A short answer stands only with a supporting sentence that scores at least this..."""
 MIN_QUESTION_SHARE = 0.4
-"""... in a passage that holds at least this share of the question's words (for a name,
-in the passages that name it)."""
+"""... in a passage that holds at least this share of the question's words. A name question
+needs as much of its words in all the passages found."""
 SHORT_ANSWER_TOKENS = 24
 SUPPORT_SENTENCES = 2
 EXCERPT_SENTENCES = 8
@@ -169,6 +169,11 @@ def _name(
     rarity: Rarity,
     on_token: Callable[[str], None] | None,
 ) -> Reply:
+    if (
+        answered_share(question, [lexical_text(p.chunk) for p in passages], rarity)
+        < MIN_QUESTION_SHARE
+    ):
+        return decline("The passages found say little of what the question asks.")
     shown = excerpts(question, passages, rarity)
     sentences = [
         Sentence(p.chunk.text[s.start : s.end], p.chunk.article_id, s.score)
@@ -194,9 +199,6 @@ def _name(
     if on_token is not None:
         on_token(chosen)
     found = _best_support(chosen, passages, rarity, about=question)
-    naming = [f"{p.chunk.title} {p.chunk.text}" for p in passages if chosen in p.chunk.text]
-    if found is not None and answered_share(question, naming, rarity) < MIN_QUESTION_SHARE:
-        return decline(f"The passages that name {chosen} say little of what the question asks.")
     basis = "the names in the passages, by how they fit the question and the model: " + ", ".join(
         f"{x}) {n.text} ({n.score:.2f}, {math.exp(weights[x]):.2f})"
         for x, n in zip(letters, names, strict=True)
