@@ -38,9 +38,12 @@ from rag.types import Citation, Passage
 from rag.verify import (
     CALENDAR,
     NUMBER_WORDS,
+    QUESTION_WORDS,
     Rarity,
     Support,
     answered_share,
+    coverage,
+    key_terms,
     missing_names,
     sentence_support,
     support,
@@ -66,6 +69,18 @@ MANY = re.compile(
     r"^(?:who\s+(?!is\b|was\b)\w+ed\b|(?:which|what)\s+(?:\w+\s+)?\w+[^s\W]s\b)", re.IGNORECASE
 )
 """A question that may want several names: "Who attended ...?", "Which officials ...?"."""
+SAYING = re.compile(
+    r"\bwhat\s+(?:did|does|do|has|have|will|would)\s+(?P<who>.+?)\s+"
+    r"(?:say|said|tell|told|state|announce|claim|think)\b",
+    re.IGNORECASE,
+)
+"""A question after what someone said: "What did the French foreign minister say ...?"."""
+SPEECH = re.compile(
+    r"\b(?:said|says|say|told|tells|stated|states|announced|claimed|added|according to"
+    r"|thanked|warned|argued)\b|[\"\u201c\u201d]",
+    re.IGNORECASE,
+)
+"""How a sentence reports speech: a verb of saying, or quotation marks."""
 NO_ANSWER = re.compile(
     r"does not say|not (?:mentioned|stated|specified|given|provided)|no information"
     r"|insufficient|cannot (?:be )?(?:answer|determin)|unknown",
@@ -251,20 +266,37 @@ def _open(
         return Reply(
             NOT_IN_CORPUS, (), True, "The model found no answer in the passages.", len(pieces)
         )
+    if set(terms(short)) <= set(terms(question)):
+        reason = f"The draft answer {short!r} only repeats the question."
+        return Reply(NOT_IN_CORPUS, (), True, reason, len(pieces))
     found = _best_support(short, passages, rarity, about=question)
     if found is not None:
         cited = passages[found[0] - 1].chunk
-        if answered_share(question, [f"{cited.title} {cited.text}"], rarity) < MIN_QUESTION_SHARE:
+        sentence = cited.text[found[1].start : found[1].end]
+        if answered_share(
+            question, [f"{cited.title} {cited.text}"], rarity
+        ) < MIN_QUESTION_SHARE or not _reports_speech(question, sentence, rarity):
             found = None
     if found is None or found[1].score < MIN_SUPPORT:
-        return Reply(
-            NOT_IN_CORPUS,
-            (),
-            True,
-            f"No passage sentence supports the draft answer {short!r}.",
-            len(pieces),
-        )
+        reason = f"No passage sentence supports the draft answer {short!r}."
+        return Reply(NOT_IN_CORPUS, (), True, reason, len(pieces))
     return _reply(short, [found], passages, basis, tokens=len(pieces))
+
+
+def _reports_speech(question: str, sentence: str, rarity: Rarity) -> bool:
+    """Whether `sentence` can answer `question` if it asks what someone said: it must
+    report speech (a verb of saying or a quotation), name the speaker the question names,
+    and hold at least half of the rest of the question's words. True for other questions."""
+    asked = SAYING.search(question)
+    if asked is None:
+        return True
+    held = set(terms(sentence))
+    speaker, topic = asked.group("who"), question[asked.end() :]
+    return (
+        (SPEECH.search(sentence) is not None)
+        and key_terms(speaker) <= held
+        and coverage(set(terms(topic)) - QUESTION_WORDS, held, rarity) >= 0.5
+    )
 
 
 def excerpts(question: str, passages: Sequence[Passage], rarity: Rarity) -> list[Passage]:

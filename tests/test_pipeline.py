@@ -227,3 +227,28 @@ def test_a_question_after_several_names_gets_the_list_the_passage_gives(
     pipeline.ingest([corpus])
     answer = pipeline.ask("Which countries' officials met in London?")
     assert answer.text == "France and Germany. Officials from France and Germany met in London [1]."
+
+
+@pytest.mark.parametrize(
+    ("question", "draft", "reason"),
+    [
+        (
+            "What happened in London?",
+            "London",
+            "The draft answer 'London' only repeats the question.",
+        ),
+        # The passage says they met, not what they said: no statement may be put in their mouths.
+        (
+            "What did the officials from France say in London?",
+            "France and Germany met in London",
+            "No passage sentence supports the draft answer 'France and Germany met in London'.",
+        ),
+    ],
+)
+def test_a_draft_that_does_not_answer_is_withheld(
+    settings: Settings, corpus: Path, question: str, draft: str, reason: str
+) -> None:
+    pipeline, _ = make_pipeline(settings, draft)
+    pipeline.ingest([corpus])
+    answer = pipeline.ask(question)
+    assert (answer.abstained, answer.basis) == (True, reason)
