@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from rag.cite import MARKER
 from rag.generate import Generator, Message
+from rag.kinds import question_kind
 from rag.types import Turn
 from rag.words import terms
 
@@ -29,6 +30,12 @@ POINTING_BACK = frozenset(
     | {"this", "that", "these", "those", "there"}
 )
 """Words that point back at something said before."""
+WH_QUESTION = re.compile(
+    r"^(?:(?:and|but|so)\s+)?(?:who|whom|whose|which|where|when|why|what(?!\s+about)"
+    r"|how(?!\s+about))\b",
+    re.IGNORECASE,
+)
+"""A question after a person, a thing, a time or a reason (not "what about X?")."""
 SAME = re.compile(r"\bthe same\b", re.IGNORECASE)
 SHORT_WORDS = 3
 """A question of this many words or fewer ("Why?", "And Germany?", "Who else?") is read as
@@ -100,7 +107,9 @@ def rewrite(question: str, history: Sequence[Turn], generator: Generator) -> str
 
 def clean(reply: str, question: str) -> str:
     """The model's rewrite of `question` as one plain line, or `question` itself when the
-    reply is empty, far too long, or shares no word that carries meaning with it."""
+    reply is empty, far too long, shares no word that carries meaning with it, or turns a
+    question after a person, a time or a reason into a yes/no question ("When was she
+    elected?" is not "Was Ines Okafor elected?")."""
     question = question.strip()
     line = ""
     for raw in reply.splitlines():
@@ -111,6 +120,8 @@ def clean(reply: str, question: str) -> str:
         return question
     asked = set(terms(question))
     if (asked and not asked & set(terms(line))) or line.casefold() == question.casefold():
+        return question
+    if WH_QUESTION.match(question) and question_kind(line) == "yes_no":
         return question
     return line
 

@@ -114,6 +114,17 @@ def test_only_a_usable_reply_is_taken_as_the_rewrite(reply: str, kept: str) -> N
     assert followup.clean(reply, QUESTION) == kept
 
 
+def test_a_rewrite_may_not_turn_a_when_question_into_a_yes_no_question() -> None:
+    asked = "When was she first elected?"
+    assert followup.clean("Was Ines Okafor first elected in 2020?", asked) == asked
+    assert followup.clean("When was Ines Okafor first elected?", asked) == (
+        "When was Ines Okafor first elected?"
+    )
+    assert followup.clean("Did France attend the London meeting?", "What about France?") == (
+        "Did France attend the London meeting?"
+    )
+
+
 def test_a_question_without_words_that_carry_meaning_takes_any_reply() -> None:
     assert followup.clean("Why did the US officials withdraw?", "Why?") == (
         "Why did the US officials withdraw?"
