@@ -45,6 +45,7 @@ from rag.verify import (
     coverage,
     key_terms,
     missing_names,
+    numbers,
     sentence_support,
     support,
 )
@@ -66,18 +67,20 @@ SUPPORT_SENTENCES = 2
 EXCERPT_SENTENCES = 8
 """Sentences the model reads: each passage's best for the question, then the next best."""
 MANY = re.compile(
-    r"^(?:who\s+(?!is\b|was\b)\w+ed\b|(?:which|what)\s+(?:\w+\s+)?\w+[^s\W]s\b)", re.IGNORECASE
+    r"^(?:who\s+(?!is\b|was\b)\w+ed\b"
+    r"|(?:which|what)\s+(?:\w+\s+)?(?!(?:is|was|has|does|says)\b)\w+[^s\W]s\b)",
+    re.IGNORECASE,
 )
 """A question that may want several names: "Who attended ...?", "Which officials ...?"."""
 SAYING = re.compile(
-    r"\bwhat\s+(?:did|does|do|has|have|will|would)\s+(?P<who>.+?)\s+"
+    r"\bwhat\s+(?:did|does|do|has|have|will|would)\s+(?P<who>\S+(?:\s+\S+)*?)\s+"
     r"(?:say|said|tell|told|state|announce|claim|think)\b",
     re.IGNORECASE,
 )
 """A question after what someone said: "What did the French foreign minister say ...?"."""
 SPEECH = re.compile(
     r"\b(?:said|says|say|told|tells|stated|states|announced|claimed|added|according to"
-    r"|thanked|warned|argued)\b|[\"\u201c\u201d]",
+    r"|thanked|warned|argued)\b|[\"\u201c\u201d]|(?<!\w)\u2018",
     re.IGNORECASE,
 )
 """How a sentence reports speech: a verb of saying, or quotation marks."""
@@ -171,7 +174,10 @@ def _yes_no(
         best
         for claim in (claims or [question])
         if (best := _best_support(claim, passages, rarity, strict=False)) is not None
+        and best[1].score > 0
     ]
+    if not found:
+        return decline("No passage sentence speaks to the question.")
     found.sort(key=lambda f: -f[1].score)
     basis = f"log P(Yes) - log P(No) = {margin:.2f}, against a threshold of {YES_THRESHOLD:.2f}"
     return _reply(short, _distinct(found), passages, basis, tokens=1)
@@ -266,7 +272,7 @@ def _open(
         return Reply(
             NOT_IN_CORPUS, (), True, "The model found no answer in the passages.", len(pieces)
         )
-    if set(terms(short)) <= set(terms(question)):
+    if not numbers(short) - numbers(question) and set(terms(short)) <= set(terms(question)):
         reason = f"The draft answer {short!r} only repeats the question."
         return Reply(NOT_IN_CORPUS, (), True, reason, len(pieces))
     found = _best_support(short, passages, rarity, about=question)
@@ -377,7 +383,7 @@ def _clean(draft: str) -> str:
     text = draft.strip().splitlines()[0] if draft.strip() else ""
     text = re.sub(r"^(?:short answer|answer)\s*:\s*", "", text, flags=re.IGNORECASE)
     text = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", text)
-    return text.strip(" \"'\u201c\u201d").rstrip(".").strip()
+    return text.strip(" \"'\u201c\u201d\u2018\u2019").rstrip(".").strip()
 
 
 def _listed(names: Sequence[str]) -> str:

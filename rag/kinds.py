@@ -25,7 +25,8 @@ YES_NO = re.compile(rf"^(?:[^?]*,\s*)?{AUXILIARY}\s+(?!you\b)", re.IGNORECASE)
 WH_WORD = re.compile(r"\b(who|whom|whose|which|what|where|when|why|how)\b", re.IGNORECASE)
 NAME_WHAT = re.compile(
     rf"^what\s+(?:(?:is|was|are|were)\s+(?:the\s+)?(?:name|term|title)\b"
-    rf"|(?!{AUXILIARY}\b|happen|cause)\w+(?<!ed)\b)",
+    rf"|(?!{AUXILIARY}\b|happen|cause|makes?\b|year|date|day|time|percent|amount|number"
+    rf"|price|age\b)\w+(?<!ed)\b)",
     re.IGNORECASE,
 )
 """`What` before a noun ("What company ...", "What is the name of ..."), not a verb."""

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from rag.words import STOPWORDS, stem, terms
 
 Rarity = Callable[[str], float]
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+|\s*\n\s*")
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*(?=\s)|\s*\n\s*")
+"""Where a sentence ends: after . ! or ? and any closing quote or bracket, or at a line."""
 NUMBER_WORDS = frozenset(
     [
         "zero",
@@ -113,11 +114,14 @@ def key_terms(text: str) -> set[str]:
 def sentences(text: str) -> list[tuple[int, int]]:
     """The (start, end) of every sentence (or line) of `text`."""
     spans, start = [], 0
-    for end in [m.start() for m in SENTENCE_END.finditer(text)] + [len(text)]:
+    for end in [m.end() for m in SENTENCE_END.finditer(text)] + [len(text)]:
         while start < end and text[start].isspace():
             start += 1
-        if end > start:
-            spans.append((start, end))
+        stop = end
+        while stop > start and text[stop - 1].isspace():
+            stop -= 1
+        if stop > start:
+            spans.append((start, stop))
         start = end
     return spans
 
@@ -177,15 +181,17 @@ def missing_names(question: str, texts: Sequence[str]) -> list[str]:
     missing_terms = key_terms(question) - held
     missing_figures = numbers(question) - figures
     phrases: list[list[str]] = []
-    last = -2
-    for n, match in enumerate(re.finditer(r"[\w.,'-]*\w", question)):
+    joined = False  # whether the last word was missing, with only a space after it
+    for match in re.finditer(r"\w[\w'-]*(?:[.,]\w[\w'-]*)*", question):
         word = match.group(0)
         if set(terms(word)) & missing_terms or numbers(word) & missing_figures:
-            if n == last + 1:
+            if joined:
                 phrases[-1].append(word)
             else:
                 phrases.append([word])
-            last = n
+            joined = question[match.end() : match.end() + 1] == " "
+        else:
+            joined = False
     return list(dict.fromkeys(" ".join(p) for p in phrases))
 
 

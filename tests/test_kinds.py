@@ -31,6 +31,8 @@ from rag.kinds import question_kind
         ("What did the French foreign minister say?", "open"),
         ("What does Ukraine refuse to recognize?", "open"),
         ("What happened in London?", "open"),
+        ("What year was Apple founded?", "open"),
+        ("What percentage of voters backed the plan?", "open"),
         ("Tell me about the bridge", "open"),
     ],
 )

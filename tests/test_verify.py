@@ -27,6 +27,15 @@ def test_sentences_are_found_with_their_offsets() -> None:
     assert len(spans) == 3
 
 
+def test_a_sentence_ends_after_its_closing_quote() -> None:
+    text = 'The mayor said "We will rebuild." The council agreed. (It rained.)'
+    assert [text[s:e] for s, e in sentences(text)] == [
+        'The mayor said "We will rebuild."',
+        "The council agreed.",
+        "(It rained.)",
+    ]
+
+
 def test_numbers_drop_thousands_separators_only() -> None:
     assert numbers("2,400 people paid 2.4 million on 12 April") == {"2400", "2.4", "12"}
 

@@ -45,12 +45,18 @@ class LlamaCppGenerator:
             seen.append(np.array(logits, dtype=np.float64))
             return logits
 
-        self._llm.create_chat_completion(
-            messages=list(messages),
-            max_tokens=1,
-            temperature=0.0,
-            logits_processor=LogitsProcessorList([keep]),
-        )
+        try:
+            self._llm.create_chat_completion(
+                messages=list(messages),
+                max_tokens=1,
+                temperature=0.0,
+                logits_processor=LogitsProcessorList([keep]),
+            )
+        except ValueError as exc:  # the prompt does not fit the context window
+            raise ModelError(
+                f"the model could not take the prompt: {exc}",
+                hint="Lower --k (fewer passages) or raise RAG_CONTEXT_TOKENS.",
+            ) from exc
         logits = seen[0]
         logprobs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
         return {
