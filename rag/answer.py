@@ -103,8 +103,8 @@ class Reply:
     tokens: int = 0
 
 
-def decline(reason: str) -> Reply:
-    return Reply(NOT_IN_CORPUS, (), True, reason)
+def decline(reason: str, *, tokens: int = 0) -> Reply:
+    return Reply(NOT_IN_CORPUS, (), True, reason, tokens)
 
 
 def unsupported(
@@ -164,7 +164,9 @@ def _yes_no(
     rarity: Rarity,
     on_token: Callable[[str], None] | None,
 ) -> Reply:
-    messages = build_messages(question, excerpts(question, passages, rarity), YES_NO_INSTRUCTION)
+    messages = build_messages(
+        question, excerpts(passages, relevance(question, passages, rarity)), YES_NO_INSTRUCTION
+    )
     weights = generator.choose(messages, ("Yes", "No"))
     margin = weights["Yes"] - weights["No"]
     short = "Yes" if margin > YES_THRESHOLD else "No"
@@ -195,13 +197,12 @@ def _name(
         < MIN_QUESTION_SHARE
     ):
         return decline("The passages found say little of what the question asks.")
-    shown = excerpts(question, passages, rarity)
+    scored = relevance(question, passages, rarity)
+    shown = excerpts(passages, scored)
     sentences = [
         Sentence(p.chunk.text[s.start : s.end], p.chunk.article_id, s.score)
-        for p in passages
-        for s in sentence_support(
-            question, p.chunk.text, rarity, context=p.chunk.title, strict=False
-        )
+        for p, spans in zip(passages, scored, strict=True)
+        for s in sorted(spans, key=lambda s: s.start)
     ]
     ranked = candidate_names(question, sentences)
     names = ranked[: len(OPTION_LETTERS)]
@@ -256,7 +257,7 @@ def _open(
     for piece in generator.stream(
         build_messages(
             question,
-            excerpts(question, passages, rarity),
+            excerpts(passages, relevance(question, passages, rarity)),
             OPEN_INSTRUCTION,
             shots=SHORT_ANSWER_SHOTS,
         ),
@@ -269,12 +270,10 @@ def _open(
     short = _clean("".join(pieces))
     basis = f"the model's short answer: {short!r}"
     if not short or NO_ANSWER.search(short):
-        return Reply(
-            NOT_IN_CORPUS, (), True, "The model found no answer in the passages.", len(pieces)
-        )
+        return decline("The model found no answer in the passages.", tokens=len(pieces))
     if not numbers(short) - numbers(question) and set(terms(short)) <= set(terms(question)):
         reason = f"The draft answer {short!r} only repeats the question."
-        return Reply(NOT_IN_CORPUS, (), True, reason, len(pieces))
+        return decline(reason, tokens=len(pieces))
     found = _best_support(short, passages, rarity, about=question)
     if found is not None:
         cited = passages[found[0] - 1].chunk
@@ -285,7 +284,7 @@ def _open(
             found = None
     if found is None or found[1].score < MIN_SUPPORT:
         reason = f"No passage sentence supports the draft answer {short!r}."
-        return Reply(NOT_IN_CORPUS, (), True, reason, len(pieces))
+        return decline(reason, tokens=len(pieces))
     return _reply(short, [found], passages, basis, tokens=len(pieces))
 
 
@@ -305,18 +304,23 @@ def _reports_speech(question: str, sentence: str, rarity: Rarity) -> bool:
     )
 
 
-def excerpts(question: str, passages: Sequence[Passage], rarity: Rarity) -> list[Passage]:
-    """`passages`, each cut down to its sentences that matter most to `question`: its best
-    one, and the best of the rest up to `EXCERPT_SENTENCES` in all, in reading order and
-    joined by an ellipsis."""
-    scored = [
+def relevance(question: str, passages: Sequence[Passage], rarity: Rarity) -> list[list[Support]]:
+    """Every sentence of each passage, scored by how much of `question` it holds (names not
+    required, see `sentence_support`), best first."""
+    return [
         sorted(
             sentence_support(question, p.chunk.text, rarity, context=p.chunk.title, strict=False),
             key=lambda s: -s.score,
         )
         for p in passages
     ]
-    chosen = [spans[:1] for spans in scored]
+
+
+def excerpts(passages: Sequence[Passage], scored: Sequence[Sequence[Support]]) -> list[Passage]:
+    """`passages`, each cut down to the sentences that matter most (`scored`, as `relevance`
+    gives them): its best one, and the best of the rest up to `EXCERPT_SENTENCES` in all, in
+    reading order and joined by an ellipsis."""
+    chosen = [list(spans[:1]) for spans in scored]
     rest = sorted(
         ((span.score, n) for n, spans in enumerate(scored) for span in spans[1:]), reverse=True
     )

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ import numpy as np
 
 from rag.index import Vectors
 from rag.types import Chunk, Filters
-from rag.words import spans_between, terms
+from rag.words import sentences, terms
 
 if TYPE_CHECKING:
     from rag.backends.chroma import ChromaStore
@@ -44,8 +43,6 @@ LAYOUT = 3
 """Bumped whenever what is saved changes (2: sentences; 3: stems without a final -e)."""
 SENTENCES_DIR = "sentences"
 MEMBERS_FILE = "sentence_members.npz"
-SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+|\s*\n\s*")
-"""Where a sentence ends: after . ! or ? (and any closing quote or bracket), or a line break."""
 
 
 def lexical_text(chunk: Chunk) -> str:
@@ -255,20 +252,20 @@ def _sentences(chunks: Sequence[Chunk]) -> tuple[list[str], list[np.ndarray]]:
     """The distinct sentences of `chunks` (overlapping chunks share them: a sentence is its
     article and place in it), and the ones each chunk holds. A chunk's first and last
     sentence may be cut short by the chunk's edge."""
-    sentences: list[str] = []
+    texts: list[str] = []
     seen: dict[tuple[str, int, int], int] = {}
     members = []
     for chunk in chunks:
         held = []
         # An empty chunk holds one empty sentence: every chunk holds at least one.
-        for start, end in spans_between(SENTENCE_BREAK, chunk.text) or [(0, 0)]:
+        for start, end in sentences(chunk.text) or [(0, 0)]:
             key = (chunk.article_id, chunk.char_start + start, chunk.char_start + end)
             if key not in seen:
-                seen[key] = len(sentences)
-                sentences.append(chunk.text[start:end])
+                seen[key] = len(texts)
+                texts.append(chunk.text[start:end])
             held.append(seen[key])
         members.append(np.array(held, dtype=np.int64))
-    return sentences, members
+    return texts, members
 
 
 def _chunk_record(chunk: Chunk) -> dict[str, Any]:

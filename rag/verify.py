@@ -14,11 +14,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.words import STOPWORDS, stem, terms
+from rag.words import STOPWORDS, sentences, stem, terms
 
 Rarity = Callable[[str], float]
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*(?=\s)|\s*\n\s*")
-"""Where a sentence ends: after . ! or ? and any closing quote or bracket, or at a line."""
 NUMBER_WORDS = frozenset(
     [
         "zero",
@@ -109,21 +107,6 @@ def key_terms(text: str) -> set[str]:
         if lower in NUMBER_WORDS or (word[0].isupper() and (short or not starts)):
             keys.update(terms(word))
     return keys
-
-
-def sentences(text: str) -> list[tuple[int, int]]:
-    """The (start, end) of every sentence (or line) of `text`."""
-    spans, start = [], 0
-    for end in [m.end() for m in SENTENCE_END.finditer(text)] + [len(text)]:
-        while start < end and text[start].isspace():
-            start += 1
-        stop = end
-        while stop > start and text[stop - 1].isspace():
-            stop -= 1
-        if stop > start:
-            spans.append((start, stop))
-        start = end
-    return spans
 
 
 def coverage(words: set[str], holder: set[str], rarity: Rarity) -> float:

@@ -161,6 +161,23 @@ def stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) >= 4 else word
 
 
+SENTENCE_BREAK = re.compile(
+    r"(?<=[.!?])\s+|(?<=[.!?][\"'\u201d\u2019)])\s+|(?<=[.!?][\"'\u201d\u2019)]{2})\s+|\s*\n\s*"
+)
+"""Where a sentence ends: the space after . ! or ? (and up to two closing quotes or
+brackets, which stay with the sentence), or a line break."""
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of every sentence (or line) of `text`, without surrounding space."""
+    spans = []
+    for start, end in spans_between(SENTENCE_BREAK, text):
+        piece = text[start:end]
+        if piece.strip():
+            spans.append((start + len(piece) - len(piece.lstrip()), start + len(piece.rstrip())))
+    return spans
+
+
 def spans_between(breaks: re.Pattern[str], text: str) -> list[tuple[int, int]]:
     """The (start, end) of each non-empty stretch of `text` between matches of `breaks`."""
     spans = []
