@@ -84,6 +84,12 @@ SPEECH = re.compile(
     re.IGNORECASE,
 )
 """How a sentence reports speech: a verb of saying, or quotation marks."""
+MEASURE = re.compile(
+    r"^\s*how\s+(long|old|tall|far|wide|deep|high|big|large|heavy)\b", re.IGNORECASE
+)
+"""A question after a measure, whose answer need not repeat the adjective ("40 centimetres")."""
+WHAT_THING = re.compile(r"^\s*what\s+(?:does|did|do|is|was|are|were|will|would|has|have)\b", re.I)
+"""An open question whose answer may be a thing the passages name, not an explanation."""
 NO_ANSWER = re.compile(
     r"does not say|not (?:mentioned|stated|specified|given|provided)|no information"
     r"|insufficient|cannot (?:be )?(?:answer|determin)|unknown",
@@ -108,12 +114,19 @@ def decline(reason: str, *, tokens: int = 0) -> Reply:
 
 
 def unsupported(
-    question: str, passages: Sequence[Passage], *, rarity: Rarity, sources: Sequence[str]
+    question: str,
+    kind: Kind,
+    passages: Sequence[Passage],
+    *,
+    rarity: Rarity,
+    sources: Sequence[str],
 ) -> str | None:
-    """Why the passages cannot answer `question`, or None: a name it hinges on is in none
-    of them (outlet names the index holds and calendar words aside, which the filters
-    handle), and the whole index lacks that name or the passages hold less than
-    `MIN_SHARE` of the question's words."""
+    """Why the passages cannot answer `question`, or None: a name it hinges on (see
+    `key_terms`; outlet names the index holds and calendar words aside, which the filters
+    handle) is in none of them, and the whole index lacks that name or, unless it is a
+    yes/no question, the passages hold less than `MIN_SHARE` of the question's words. A
+    yes/no question about a name the passages lack ("Does the article discuss Italy?") is
+    for the model to answer, most often "No"."""
     if not passages:
         return "No passage matches the question."
     texts = [lexical_text(p.chunk) for p in passages]
@@ -121,9 +134,7 @@ def unsupported(
     missing = {
         name: words
         for name in missing_names(question, texts)
-        if (
-            words := {w for w in terms(name) if not w.isdigit()} - NUMBER_WORDS - CALENDAR - outlets
-        )
+        if (words := key_terms(name) - NUMBER_WORDS - CALENDAR - outlets)
     }
     if not missing:
         return None
@@ -131,7 +142,7 @@ def unsupported(
     nowhere = [name for name, words in missing.items() if any(rarity(w) >= never for w in words)]
     if nowhere:
         return f"No article in the index mentions {_listed(nowhere)}."
-    if answered_share(question, texts, rarity) < MIN_SHARE:
+    if kind != "yes_no" and answered_share(question, texts, rarity) < MIN_SHARE:
         return f"No passage found for the question mentions {_listed(list(missing))}."
     return None
 
@@ -180,7 +191,7 @@ def _yes_no(
     ]
     if not found:
         return decline("No passage sentence speaks to the question.")
-    found.sort(key=lambda f: -f[1].score)
+    found.sort(key=lambda f: -_weight(f, passages))
     basis = f"log P(Yes) - log P(No) = {margin:.2f}, against a threshold of {YES_THRESHOLD:.2f}"
     return _reply(short, _distinct(found), passages, basis, tokens=1)
 
@@ -234,15 +245,16 @@ def _name(
 
 
 def _enumeration(sentence: str, name: str, names: Sequence[str]) -> str | None:
-    """The list of `names` that `name` is part of in `sentence` ("the UK, France, Germany,
-    and Ukraine"), as the sentence writes it, or None when it stands alone."""
-    one = (
-        "(?:the )?(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + ")"
-    )
-    pattern = rf"{one}(?:(?:,\s*|,?\s+and\s+){one})+"
-    for match in re.finditer(pattern, sentence):
-        if name in match.group(0):
-            return match.group(0)
+    """The list of `names` that `name` is part of in `sentence`, or None when it stands
+    alone: "the UK, France, Germany, and Ukraine" gives "UK, France, Germany and Ukraine",
+    and "Secretary of State Marco Rubio and special envoy Steve Witkoff" (a role of up to
+    two words before a name) gives "Marco Rubio and Steve Witkoff"."""
+    one = r"\b(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b"
+    role = r"(?:[a-z]+(?<!ing)(?<!ed)\s+){0,2}"
+    for match in re.finditer(rf"{one}(?:(?:,\s*|,?\s+and\s+)(?:the\s+)?{role}{one})+", sentence):
+        listed: list[str] = re.findall(one, match.group(0))
+        if name in listed:
+            return ", ".join(listed[:-1]) + " and " + listed[-1]
     return None
 
 
@@ -268,10 +280,16 @@ def _open(
         if on_token is not None:
             on_token(piece)
     short = _clean("".join(pieces))
+    if (measure := MEASURE.match(question)) is not None:  # "40 centimetres long"
+        short = re.sub(rf"\s+{measure.group(1)}$", "", short, flags=re.IGNORECASE)
     basis = f"the model's short answer: {short!r}"
     if not short or NO_ANSWER.search(short):
         return decline("The model found no answer in the passages.", tokens=len(pieces))
     if not numbers(short) - numbers(question) and set(terms(short)) <= set(terms(question)):
+        if WHAT_THING.match(question) and not SAYING.search(question):
+            # "What does Ukraine refuse to recognize as Russian territory?" drafted as
+            # "Russian territory": the thing asked for may be a name the passages spell out.
+            return _name(question, passages, generator, rarity, on_token)
         reason = f"The draft answer {short!r} only repeats the question."
         return decline(reason, tokens=len(pieces))
     found = _best_support(short, passages, rarity, about=question)
@@ -338,7 +356,9 @@ def _best_support(
     claim: str, passages: Sequence[Passage], rarity: Rarity, *, about: str = "", strict: bool = True
 ) -> tuple[int, Support] | None:
     """The passage number and sentence that best support `claim` (scored on the words of
-    `claim` and `about`); with `strict` False its names and numbers are not required."""
+    `claim` and `about`); with `strict` False its names and numbers are not required. A
+    sentence's score counts in proportion to its passage's search score: of two sentences
+    that say as much, the one the search ranked higher is more often the evidence."""
     best: tuple[int, Support] | None = None
     for number, passage in enumerate(passages, start=1):
         found = support(
@@ -349,9 +369,17 @@ def _best_support(
             context=passage.chunk.title,
             strict=strict,
         )
-        if found is not None and (best is None or found.score > best[1].score):
+        if found is not None and (
+            best is None or _weight((number, found), passages) > _weight(best, passages)
+        ):
             best = (number, found)
     return best
+
+
+def _weight(found: tuple[int, Support], passages: Sequence[Passage]) -> float:
+    """A supporting sentence's score times its passage's search score."""
+    number, span = found
+    return span.score * passages[number - 1].score
 
 
 def _distinct(found: Sequence[tuple[int, Support]]) -> list[tuple[int, Support]]:

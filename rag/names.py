@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.verify import CALENDAR
-from rag.words import STOPWORDS
+from rag.words import STOPWORDS, stem, terms
 
 NAME = re.compile(r"\b[A-Z][\w&'\u2019-]*(?:[ ](?:of[ ]|de[ ]|for[ ])?[A-Z][\w&'\u2019-]*)*")
 POSSESSIVE = re.compile(r"['\u2019]s?$")
@@ -25,6 +25,52 @@ POSSESSIVE_BREAK = re.compile(r"['\u2019]s? ")
 """Where one name owns the next ("OpenAI's ChatGPT"): two names."""
 
 
+TITLES = frozenset(
+    [
+        "president",
+        "minister",
+        "secretary",
+        "chancellor",
+        "mayor",
+        "senator",
+        "governor",
+        "judge",
+        "justice",
+        "general",
+        "chair",
+        "chairman",
+        "chairwoman",
+        "ceo",
+        "director",
+        "ambassador",
+        "commissioner",
+        "envoy",
+        "spokesman",
+        "spokeswoman",
+        "spokesperson",
+        "officer",
+        "coach",
+        "captain",
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "professor",
+        "sen",
+        "rep",
+        "gen",
+        "pope",
+        "founder",
+    ]
+)
+"""Words of a title that news writes before a person's name ("Secretary of State Marco
+Rubio", "Mayor Ines Okafor"): the answer is the person, "Marco Rubio"."""
+TYPE_NOUN = re.compile(r"^\s*(?i:which|what)\s+(?:[A-Z][\w.]*\s+)*(?P<noun>[a-z]+)\b")
+"""The kind of thing a question asks for: "foundry" in "Which foundry supplied ...?"."""
+TYPE_WEIGHT = 2.0
+"""How much more a name counts when a sentence calls it what the question asks for (see
+`_near`), or it is one ("National Reading Prize", asked what prize)."""
 PERSON = re.compile(r"^\s*who\b|\b(?:individual|person|figure)\b", re.IGNORECASE)
 """A question after a person, whom an acronym ("FTX", "SEC") hardly names."""
 ACRONYM_WEIGHT = 0.5
@@ -58,8 +104,11 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
     best: dict[str, dict[str, float]] = defaultdict(dict)
     mentions: Counter[str] = Counter()
     inside: set[str] = set()  # names seen other than as a sentence's first word
+    typed: set[str] = set()  # names a sentence calls what the question asks for
+    noun = type_noun(question)
     for sentence in sentences:
         for match in NAME.finditer(sentence.text):
+            near = _near(sentence.text, match.start(), match.end())
             for part in POSSESSIVE_BREAK.split(match.group(0)):
                 head, _, tail = part.partition(" of ")
                 if tail and all(w.lower() in asked for w in tail.split()):
@@ -71,6 +120,8 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
                     seen = best[name].get(sentence.article_id, 0.0)
                     best[name][sentence.article_id] = max(seen, sentence.weight)
                     mentions[name] += 1
+                    if noun is not None and noun in near | set(terms(name)):
+                        typed.add(name)
                     if not starts or " " in name or not part.startswith(name):
                         inside.add(name)
     for name in set(mentions) - inside:  # "Officials met ...": a capital, not a name
@@ -82,16 +133,46 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
             for article, weight in best.pop(short).items():
                 best[full][article] = max(best[full].get(article, 0.0), weight)
             mentions[full] += mentions.pop(short)
+            if short in typed:
+                typed.add(full)
     person = PERSON.search(question) is not None
     names = [
         Name(
             n,
-            sum(best[n].values()) * (ACRONYM_WEIGHT if person and n.isupper() else 1),
+            sum(best[n].values())
+            * (ACRONYM_WEIGHT if person and n.isupper() else 1)
+            * (TYPE_WEIGHT if n in typed else 1),
             mentions[n],
         )
         for n in mentions
     ]
     return sorted(names, key=lambda n: (-n.score, -n.mentions))
+
+
+def type_noun(question: str) -> str | None:
+    """The stem of the kind of thing `question` asks for ("foundry" in "Which foundry
+    supplied ...?"), or None."""
+    match = TYPE_NOUN.match(question)
+    if match is None:
+        return None
+    found = terms(match.group("noun"))
+    return found[0] if found else None
+
+
+def _near(text: str, start: int, end: int) -> set[str]:
+    """The stems of the word just before text[start:end] and of the two just after it, an
+    article and punctuation skipped: "baker Tomas Reyes", "the Lenz foundry", "Tomas
+    Reyes, a local baker", not "officials from the UK", "Ana Ruiz and officials" nor "parent
+    company Alphabet"."""
+    before = re.findall(r"(?:^|\b([\w-]+)\s+)([\w-]+)[\s,]*$", text[:start])
+    if before and before[0][0].islower() and before[0][0] not in STOPWORDS:
+        before = []  # "parent company Alphabet": a kind of company
+    before = [w for _, w in before]
+    after = re.match(r"[\s,]*(?:(?:a|an|the)\s+)?([\w-]+)?\s*([\w-]+)?", text[end:])
+    first, second = after.groups() if after else (None, None)
+    if first and first.lower() not in STOPWORDS:  # "a local baker", not "and officials"
+        before += [first, second or ""]
+    return {stem(w.lower()) for w in before if w}
 
 
 def _clean(name: str, common: set[str], *, starts: bool) -> str:
@@ -106,5 +187,17 @@ def _clean(name: str, common: set[str], *, starts: bool) -> str:
         or (starts and words[0].endswith(("ing", "ly", "ed")))
     ):
         words = words[1:]
-    name = " ".join(words)
+    name = " ".join(_untitled(words))
     return name if len(name) > 1 and name.lower() not in STOPWORDS | CALENDAR else ""
+
+
+def _untitled(words: list[str]) -> list[str]:
+    """`words` without the title before a person's name ("US Secretary of State Marco
+    Rubio": "Marco Rubio"), when two or more capitalized words follow it."""
+    titled = [i for i, w in enumerate(words) if w.lower().rstrip(".") in TITLES]
+    if not titled:
+        return words
+    rest = words[titled[-1] + 1 :]
+    if rest[:1] == ["of"]:
+        rest = rest[2:]
+    return rest if len(rest) >= 2 and all(w[:1].isupper() for w in rest) else words

@@ -364,7 +364,7 @@ class Pipeline:
             question, found.passages, budget=budget, count_tokens=generator.count_tokens
         )
         reason = unsupported(
-            question, passages, rarity=self.index.rarity, sources=self.index.sources()
+            question, kind, passages, rarity=self.index.rarity, sources=self.index.sources()
         )
         if reason is not None:
             reply = decline(reason)

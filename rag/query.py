@@ -50,6 +50,14 @@ RELATIVE = re.compile(
     r"|(?:in\s+)?the\s+(?:past|last)\s+(?P<n>\d{1,3})\s+(?P<units>days|weeks))\b",
     re.IGNORECASE,
 )
+AS_OF = re.compile(r"\b(?:as\s+of|by)\s+", re.IGNORECASE)
+"""What leads a day the question asks about ("as of 17 March 2025", "by mid-March"): only
+what was published by then answers it."""
+MONTH_PART = re.compile(
+    rf"(?:(?P<part>early|mid|late)[-\s]+)?{MONTH}(?:,?\s+{YEAR})?\b", re.IGNORECASE
+)
+PART_ENDS = {"early": 10, "mid": 20}
+"""The last day of a month's early and mid part ("by mid-March": until 20 March)."""
 DATE_WINDOW_DAYS = 1
 """A part anchored on a date searches that day give or take this many days."""
 CLAUSE_BREAK = re.compile(
@@ -124,26 +132,69 @@ def _span(since: date | None, until: date | None) -> str:
 
 
 def _date_range(question: str, as_of: date | None) -> tuple[date | None, date | None, str]:
-    """(since, until, the words read) of the first relative date or month the question
-    names; (None, None, "") when it names none (or a relative one with no as-of day)."""
-    month = MONTH_RANGE.search(question)
+    """(since, until, the words read) of the first relative date, month or as-of day the
+    question names; (None, None, "") when it names none (or a relative one, or a month
+    without its year, with no as-of day)."""
+    found = [
+        read
+        for read in (
+            _relative_range(question, as_of),
+            _month_range(question),
+            _until(question, as_of),
+        )
+        if read is not None
+    ]
+    if not found:
+        return None, None, ""
+    _, since, until, said = min(found, key=lambda read: read[0])
+    return since, until, said
+
+
+def _relative_range(question: str, as_of: date | None) -> tuple[int, date, date, str] | None:
     relative = RELATIVE.search(question)
-    if relative and as_of and (not month or relative.start() < month.start()):
-        return (*_relative(relative, as_of), relative.group(0))
-    if month:
-        first = date(int(month["year"]), MONTHS[month["month"].lower()], 1)
-        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
-        how = month["how"].lower()
-        ranges = {
-            "since": (first, None),
-            "from": (first, None),
-            "after": (last + timedelta(days=1), None),
-            "before": (None, first - timedelta(days=1)),
-            "until": (None, last),
-        }
-        since, until = ranges.get(how, (first, last))
-        return since, until, month.group(0)
-    return None, None, ""
+    if relative is None or as_of is None:
+        return None
+    return (relative.start(), *_relative(relative, as_of), relative.group(0))
+
+
+def _month_range(question: str) -> tuple[int, date | None, date | None, str] | None:
+    month = MONTH_RANGE.search(question)
+    if month is None:
+        return None
+    first = date(int(month["year"]), MONTHS[month["month"].lower()], 1)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    ranges = {
+        "since": (first, None),
+        "from": (first, None),
+        "after": (last + timedelta(days=1), None),
+        "before": (None, first - timedelta(days=1)),
+        "until": (None, last),
+    }
+    since, until = ranges.get(month["how"].lower(), (first, last))
+    return month.start(), since, until, month.group(0)
+
+
+def _until(question: str, as_of: date | None) -> tuple[int, None, date, str] | None:
+    """The day of "as of 17 March 2025" or "by mid-March" (a month without its year is in
+    the year of the `as_of` day)."""
+    for lead in AS_OF.finditer(question):
+        for pattern in FULL_DATES:
+            if (full := pattern.match(question, lead.end())) and (day := _day(full)):
+                return lead.start(), None, day, question[lead.start() : full.end()]
+        part = MONTH_PART.match(question, lead.end())
+        if part is None or not part["month"][0].isupper():  # "by may", not a month
+            continue
+        month = MONTHS[part["month"].lower()]
+        if part["year"]:
+            year = int(part["year"])
+        elif as_of is not None:
+            year = as_of.year
+        else:
+            continue
+        last = calendar.monthrange(year, month)[1]
+        end = PART_ENDS.get((part["part"] or "").lower(), last)
+        return lead.start(), None, date(year, month, end), question[lead.start() : part.end()]
+    return None
 
 
 def _relative(match: re.Match[str], as_of: date) -> tuple[date, date]:
@@ -180,17 +231,23 @@ def _relative(match: re.Match[str], as_of: date) -> tuple[date, date]:
 
 
 def _full_dates(question: str) -> list[_Anchor]:
-    found: list[_Anchor] = []
-    for pattern in FULL_DATES:
-        for match in pattern.finditer(question):
-            month = match["month"]
-            number = int(month) if month.isdigit() else MONTHS[month.lower()]
-            try:
-                day = date(int(match["year"]), number, int(match["day"]))
-            except ValueError:  # "February 30, 2023": not a date, not a filter
-                continue
-            found.append(_Anchor(match.start(), match.end(), day=day))
+    found = [
+        _Anchor(match.start(), match.end(), day=day)
+        for pattern in FULL_DATES
+        for match in pattern.finditer(question)
+        if (day := _day(match))
+    ]
     return sorted(found, key=lambda a: a.start)
+
+
+def _day(match: re.Match[str]) -> date | None:
+    """The day a `FULL_DATES` match names, or None ("February 30, 2023" is none)."""
+    month = match["month"]
+    number = int(month) if month.isdigit() else MONTHS[month.lower()]
+    try:
+        return date(int(match["year"]), number, int(match["day"]))
+    except ValueError:
+        return None
 
 
 def _source_mentions(question: str, sources: Sequence[str]) -> list[_Anchor]:

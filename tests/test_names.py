@@ -52,3 +52,23 @@ def test_a_question_after_a_person_ranks_acronyms_lower() -> None:
     )
     assert names("Who ran the exchange?", *said)[0] == "Sam Bankman-Fried"
     assert names("Which exchange collapsed?", *said)[0] == "FTX"
+
+
+def test_a_title_before_a_persons_name_is_left_off() -> None:
+    found = names(
+        "Who withdrew from the talks?",
+        ("US Secretary of State Marco Rubio withdrew, Mayor Ines Okafor said.", "a", 0.9),
+        ("General Motors and Judge Kaplan stayed.", "b", 0.5),
+    )
+    assert found == ["Marco Rubio", "Ines Okafor", "General Motors", "Judge Kaplan"]
+
+
+def test_a_name_the_passage_calls_what_the_question_asks_for_comes_first() -> None:
+    said = (
+        ("Mayor Ines Okafor thanked the crews and Port Alder.", "a", 0.8),
+        ("The plates came from the Lenz foundry, the council said.", "b", 0.5),
+        ("Tomas Reyes, a baker on the quay, lost trade.", "c", 0.45),
+    )
+    assert names("Which foundry made the plates?", *said)[0] == "Lenz"
+    assert names("Which baker lost trade?", *said)[0] == "Tomas Reyes"
+    assert names("Who thanked the crews?", *said)[0] == "Ines Okafor"

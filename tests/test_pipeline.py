@@ -229,6 +229,30 @@ def test_a_question_after_several_names_gets_the_list_the_passage_gives(
     assert answer.text == "France and Germany. Officials from France and Germany met in London [1]."
 
 
+def test_a_list_of_people_with_their_roles_gives_the_people(
+    settings: Settings, tmp_path: Path
+) -> None:
+    sentence = "The officials, Secretary of State Marco Rubio and envoy Steve Witkoff, left London"
+    write(tmp_path / "talks.txt", f"{sentence}, opting for Moscow instead.")
+    pipeline, _ = make_pipeline(settings, {"A": -0.1})
+    pipeline.ingest([tmp_path / "talks.txt"])
+    answer = pipeline.ask("Which officials left London?")
+    assert (
+        answer.text == f"Marco Rubio and Steve Witkoff. {sentence}, opting for Moscow instead [1]."
+    )
+
+
+def test_a_what_question_whose_draft_repeats_it_is_answered_from_the_passages_names(
+    settings: Settings, corpus: Path
+) -> None:
+    pipeline, generator = make_pipeline(settings, "France and Germany", {"A": -0.1})
+    pipeline.ingest([corpus])
+    answer = pipeline.ask("What did France and Germany meet in?")
+    assert answer.text == "London. Officials from France and Germany met in London [1]."
+    assert answer.basis.startswith("the names in the passages")
+    assert "A) London" in generator.prompts[1][-1]["content"]
+
+
 @pytest.mark.parametrize(
     ("question", "draft", "reason"),
     [

@@ -46,6 +46,14 @@ def dates(question: str, as_of: date | None = AS_OF) -> tuple[date | None, date 
         ("What happened after October 2023?", date(2023, 11, 1), None),
         ("What happened before November 2023?", None, date(2023, 10, 31)),
         ("What happened until October 2023?", None, date(2023, 10, 31)),
+        # The day asked about: only what was published by then answers it.
+        ("As of 17 March 2025, when will it reopen?", None, date(2025, 3, 17)),
+        ("What was the cost as of March 17, 2025?", None, date(2025, 3, 17)),
+        ("By mid-March, what was the cost?", None, date(2025, 3, 20)),
+        ("By early March 2024, who had left?", None, date(2024, 3, 10)),
+        ("Who had resigned by February?", None, date(2025, 2, 28)),
+        ("Did it fall by 4 percent?", None, None),
+        ("Will prices rise by may?", None, None),
         # Not date filters: a year alone, an event's name, a month without a year.
         ("Who won the 2024 Super Bowl?", None, None),
         ("What may happen in May?", None, None),
