@@ -4,9 +4,10 @@ A name is a run of capitalized words ("Sam Bankman-Fried", "Federal Reserve", "B
 England"). A capitalized first word that the passages also write in lower case ("Loading
 Google", "Maybe Apple") only starts a sentence, and is left off; so is a one-word name
 never seen but at the start of a sentence ("Officials met ..."). A one-word name that ends
-a longer one ("Altman" in "Sam Altman") counts for the longest such name. Names the question
-itself uses, or a word of which it names ("Steve Witkoff" when asked about Witkoff), are not
-candidates: the answer is what the question does not already say.
+a longer one ("Altman" in "Sam Altman") or shortens its first word ("Fed" for "Federal
+Reserve") counts for the longer name. Names the question itself uses, or a word of which it
+names ("Steve Witkoff" when asked about Witkoff), are not candidates: the answer is what the
+question does not already say.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
     for name in set(mentions) - inside:  # "Officials met ...": a capital, not a name
         del mentions[name], best[name]
     for short in [n for n in mentions if " " not in n]:
-        longer = [n for n in mentions if n.endswith(" " + short) and len(n.split()) <= 3]
+        longer = [n for n in mentions if _shortens(short, n)]
         if longer:
             full = max(longer, key=lambda n: mentions[n])
             for article, weight in best.pop(short).items():
@@ -147,6 +148,15 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
         for n in mentions
     ]
     return sorted(names, key=lambda n: (-n.score, -n.mentions))
+
+
+def _shortens(short: str, name: str) -> bool:
+    """Whether `short` is what news calls `name` for short: its last word ("Altman" for "Sam
+    Altman"), or the start of its first ("Fed" for "Federal Reserve")."""
+    words = name.split()
+    return 1 < len(words) <= 3 and (
+        words[-1] == short or (len(short) >= 3 and words[0].startswith(short) and words[0] != short)
+    )
 
 
 def type_noun(question: str) -> str | None:

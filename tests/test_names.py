@@ -72,3 +72,12 @@ def test_a_name_the_passage_calls_what_the_question_asks_for_comes_first() -> No
     assert names("Which foundry made the plates?", *said)[0] == "Lenz"
     assert names("Which baker lost trade?", *said)[0] == "Tomas Reyes"
     assert names("Who thanked the crews?", *said)[0] == "Ines Okafor"
+
+
+def test_a_short_form_counts_for_the_full_name() -> None:
+    found = names(
+        "Which bank held rates?",
+        ("The Fed held rates.", "a", 0.9),
+        ("The Federal Reserve under Jerome Powell met.", "b", 0.4),
+    )
+    assert found[:2] == ["Federal Reserve", "Jerome Powell"]
