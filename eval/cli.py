@@ -11,8 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.cli import SEARCH_SETTINGS, add_setting_flags
-from rag.config import Settings
+from rag.config import SEARCH_SETTINGS, Settings, add_setting_flags
 from rag.errors import InputError, MissingDependencyError
 
 EXAMPLE = """example:

@@ -7,14 +7,13 @@ import json
 import sys
 import textwrap
 import traceback
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from importlib.metadata import entry_points
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast, get_args, get_origin
+from typing import TYPE_CHECKING, Any
 
 from rag import __version__
-from rag.config import Settings, load_settings
+from rag.config import GLOBAL_SETTINGS, SEARCH_SETTINGS, Settings, add_setting_flags, load_settings
 from rag.errors import InputError, RagError
 from rag.ingest import READABLE
 from rag.types import Answer, Filters, Passage, Problem
@@ -38,73 +37,6 @@ EXAMPLES = {
     "chat": "example:\n  rag chat\n"
     "  printf 'Who met in London?\\nand what did Ukraine refuse?\\n' | rag chat",
 }
-
-
-SEARCH_SETTINGS = [
-    "k",
-    "retriever",
-    "bm25_weight",
-    "candidates",
-    "max_per_article",
-    "since",
-    "until",
-    "sources",
-    "as_of",
-]
-"""The settings of a search, as flags of every command that searches."""
-
-GLOBAL_SETTINGS = ["data_dir", "embedder"]
-"""Settings every command takes, before or after the command's name."""
-
-
-def add_setting_flags(
-    parser: argparse.ArgumentParser, names: Sequence[str], *, default: Any = None
-) -> None:
-    """One `--name` flag per setting, typed and described as in `Settings`.
-
-    A setting of several values (`sources`) is a repeatable singular flag (`--source`);
-    dates are checked by `Settings`, which names the flag in its error. The placeholder
-    says what goes there, from the setting's type (see `_placeholder`).
-    """
-    for name in names:
-        field = Settings.model_fields[name]
-        help = f"{field.description} (env RAG_{name.upper()})"
-        if name == "sources":
-            parser.add_argument(
-                "--source",
-                dest="sources",
-                action="append",
-                metavar="NAME",
-                default=default,
-                help=help,
-            )
-            continue
-        kinds = [t for t in get_args(field.annotation) if t is not type(None)]
-        base: Any = kinds[0] if kinds else field.annotation
-        choices = None
-        if get_origin(field.annotation) is Literal:
-            base, choices = str, get_args(field.annotation)
-        parser.add_argument(
-            "--" + name.replace("_", "-"),
-            type=cast(Callable[[str], Any], str if base is date else base),
-            choices=choices,
-            metavar=None if choices else _placeholder(name, base, field.metadata),
-            default=default,
-            help=help,
-        )
-
-
-def _placeholder(name: str, kind: type, constraints: Sequence[Any]) -> str:
-    """What goes after a setting's flag: a day, a number (or its range), a folder, a file."""
-    if kind is date:
-        return "YYYY-MM-DD"
-    if kind in (int, float):
-        low = next((c.ge for c in constraints if hasattr(c, "ge")), None)
-        high = next((c.le for c in constraints if hasattr(c, "le")), None)
-        return f"{low:g}..{high:g}" if low is not None and high is not None else "N"
-    if kind is Path:
-        return "DIR" if name.endswith("_dir") else "PATH"
-    return "NAME_OR_PATH"  # the free-text settings name a model: on the hub, or a local path
 
 
 def _add_global_flags(parser: argparse.ArgumentParser, *, default: Any) -> None:

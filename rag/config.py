@@ -2,16 +2,19 @@
 
 Precedence, lowest first: defaults < `rag.toml` < `RAG_*` environment variables < CLI flags.
 `rag.toml` is read from the current directory, or from the file named by `RAG_CONFIG`.
+The flags are made here too (`add_setting_flags`), from the fields themselves, so that every
+command (`rag`'s own, `rag serve`, `rag eval`) names and describes a setting the same way.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args, get_origin
 
 import platformdirs
 from pydantic import (
@@ -184,3 +187,70 @@ def _read_toml(path: Path) -> dict[str, Any]:
             hint="Known settings: " + ", ".join(Settings.model_fields) + ".",
         )
     return data
+
+
+SEARCH_SETTINGS = [
+    "k",
+    "retriever",
+    "bm25_weight",
+    "candidates",
+    "max_per_article",
+    "since",
+    "until",
+    "sources",
+    "as_of",
+]
+"""The settings of a search, as flags of every command that searches."""
+
+GLOBAL_SETTINGS = ["data_dir", "embedder"]
+"""Settings every command takes, before or after the command's name."""
+
+
+def add_setting_flags(
+    parser: argparse.ArgumentParser, names: Sequence[str], *, default: Any = None
+) -> None:
+    """One `--name` flag per setting, typed and described as in `Settings`.
+
+    A setting of several values (`sources`) is a repeatable singular flag (`--source`);
+    dates are checked by `Settings`, which names the flag in its error. The placeholder
+    says what goes there, from the setting's type (see `_placeholder`).
+    """
+    for name in names:
+        field = Settings.model_fields[name]
+        help = f"{field.description} (env RAG_{name.upper()})"
+        if name == "sources":
+            parser.add_argument(
+                "--source",
+                dest="sources",
+                action="append",
+                metavar="NAME",
+                default=default,
+                help=help,
+            )
+            continue
+        kinds = [t for t in get_args(field.annotation) if t is not type(None)]
+        base: Any = kinds[0] if kinds else field.annotation
+        choices = None
+        if get_origin(field.annotation) is Literal:
+            base, choices = str, get_args(field.annotation)
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=cast(Callable[[str], Any], str if base is date else base),
+            choices=choices,
+            metavar=None if choices else _placeholder(name, base, field.metadata),
+            default=default,
+            help=help,
+        )
+
+
+def _placeholder(name: str, kind: type, constraints: Sequence[Any]) -> str:
+    """What goes after a setting's flag: a day, a number (or its range), a folder, a file."""
+    if kind is date:
+        return "YYYY-MM-DD"
+    if kind in (int, float):
+        low = next((c.ge for c in constraints if hasattr(c, "ge")), None)
+        high = next((c.le for c in constraints if hasattr(c, "le")), None)
+        return f"{low:g}..{high:g}" if low is not None and high is not None else "N"
+    if kind is Path:
+        return "DIR" if name.endswith("_dir") else "PATH"
+    return "NAME_OR_PATH"  # the free-text settings name a model: on the hub, or a local path

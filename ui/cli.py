@@ -7,8 +7,7 @@ import ipaddress
 import sys
 from collections.abc import Callable
 
-from rag.cli import SEARCH_SETTINGS, add_setting_flags
-from rag.config import Settings
+from rag.config import SEARCH_SETTINGS, Settings, add_setting_flags
 
 EXAMPLE = """example:
   rag serve                          # http://127.0.0.1:7860, this machine only
