@@ -14,8 +14,8 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from rag.cli import format_source, print_answer
 from rag.pipeline import Pipeline
+from rag.present import answer_text, source_text
 from rag.types import Answer, Turn
 
 COMMANDS = {
@@ -92,7 +92,7 @@ def _answer(pipeline: Pipeline, question: str, history: list[Turn]) -> Answer:
     finally:
         if draft:
             draft.clear()
-    print_answer(answer)
+    print(answer_text(answer))
     print()
     return answer
 
@@ -107,7 +107,7 @@ def _print_sources(answer: Answer | None) -> None:
     cited = ", ".join(str(c.number) for c in answer.citations) or "none"
     print(f"The passages of the last answer (cited: {cited}):")
     for number, passage in enumerate(answer.passages, start=1):
-        print(format_source(number, passage))
+        print(source_text(number, passage))
     print()
 
 

@@ -8,15 +8,14 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Sequence
-from datetime import datetime
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from rag import __version__
+from rag import __version__, present
 from rag.config import GLOBAL_SETTINGS, SEARCH_SETTINGS, Settings, add_setting_flags, load_settings
 from rag.errors import InputError, RagError
 from rag.ingest import READABLE
-from rag.types import Answer, Filters, Passage, Problem
+from rag.types import Filters, Problem
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
@@ -228,27 +227,9 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
             on_article=show,
         )
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "articles": report.articles,
-                    "outcomes": report.outcomes,
-                    "chunks": report.chunks,
-                    "seconds": round(report.seconds, 3),
-                    "problems": [vars(p) for p in report.problems],
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(present.ingest_json(report), indent=2))
     else:
-        outcomes = ", ".join(f"{n} {name}" for name, n in sorted(report.outcomes.items()))
-        if report.articles or not report.problems:
-            print(
-                f"read {report.articles} articles ({outcomes or 'none'}); "
-                f"wrote {report.chunks} chunks in {report.seconds:.1f} s"
-            )
-        else:
-            print("no articles could be read: nothing was written (see the problems below)")
+        print(present.ingest_text(report))
         _print_problems(report.problems)
     return 1 if report.problems else 0
 
@@ -306,39 +287,14 @@ def _doctor(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _articles(settings: Settings, args: argparse.Namespace) -> int:
-    from rag.filters import describe
     from rag.pipeline import Pipeline
 
     filters = Filters(settings.since, settings.until, settings.sources)
     entries = Pipeline(settings).articles(filters)
     if args.json:
-        rows = [
-            {
-                "id": e.id,
-                "title": e.title,
-                "source": e.source,
-                "published_at": e.published_at,
-                "chunks": e.chunks,
-                "origin": e.origin,
-            }
-            for e in entries
-        ]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return 0
-    if not entries:
-        print(f"no {describe(filters)}" if filters else "the index is empty: rag ingest PATH")
-        return 0
-    if filters:
-        print(f"note: only {describe(filters)}")
-    for entry in entries:
-        day = (
-            datetime.fromisoformat(entry.published_at).date().isoformat()
-            if entry.published_at
-            else "undated"
-        )
-        chunks = f"{entry.chunks} chunk{'' if entry.chunks == 1 else 's'}"
-        print(f"{day:<10}  {entry.title} | {entry.source or 'unknown source'} | {chunks}")
-        print(f"{'':<10}  {entry.id}")
+        print(json.dumps(present.articles_json(entries), indent=2, ensure_ascii=False))
+    else:
+        print(present.articles_text(entries, filters))
     return 0
 
 
@@ -376,9 +332,9 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if live:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     if args.json:
-        print(json.dumps(_answer_json(answer), indent=2, ensure_ascii=False))
-        return 0
-    print_answer(answer)
+        print(json.dumps(present.answer_json(answer), indent=2, ensure_ascii=False))
+    else:
+        print(present.answer_text(answer))
     return 0
 
 
@@ -386,25 +342,6 @@ def _chat(settings: Settings, args: argparse.Namespace) -> int:
     from rag.chat import chat
 
     return chat(open_pipeline(settings))
-
-
-def print_answer(answer: Answer) -> None:
-    """An answer as `rag ask` and `rag chat` print it: notes, the text, then how it was
-    decided and the cited sources, or why the corpus does not say and the closest passages."""
-    for note in answer.notes:
-        print(f"note: {note}")
-    print(answer.text)
-    if answer.abstained:
-        print(f"Why: {answer.basis}")
-        if answer.passages:
-            print("\nClosest passages:")
-            for number, passage in enumerate(answer.passages[:3], start=1):
-                print(format_source(number, passage))
-        return
-    print(f"How: {answer.basis}")
-    print("\nSources:")
-    for citation in answer.citations:
-        print(format_source(citation.number, citation.passage))
 
 
 def _search(settings: Settings, args: argparse.Namespace) -> int:
@@ -418,31 +355,9 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
         )
     found = pipeline.search(question, k=settings.k)
     if args.json:
-        filters = found.filters
-        print(
-            json.dumps(
-                {
-                    "question": question,
-                    "filters": {
-                        "since": filters.since.isoformat() if filters.since else None,
-                        "until": filters.until.isoformat() if filters.until else None,
-                        "sources": list(filters.sources),
-                    },
-                    "notes": list(found.notes),
-                    "passages": [_passage_json(p) for p in found.passages],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
-        return 0
-    for note in found.notes:
-        print(f"note: {note}")
-    for rank, passage in enumerate(found.passages, start=1):
-        print(f"{rank:>2}. {passage.score:.3f}  {passage.found_by}  {passage.chunk.id}")
-        print(format_source(rank, passage))
-    if not found.passages:
-        print("nothing found")
+        print(json.dumps(present.search_json(question, found), indent=2, ensure_ascii=False))
+    else:
+        print(present.search_text(found))
     return 0
 
 
@@ -450,127 +365,14 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     from rag.pipeline import Pipeline
 
     status = Pipeline(settings).status()
-    stats = status.stats
-    first = stats.first_published.date().isoformat() if stats.first_published else None
-    last = stats.last_published.date().isoformat() if stats.last_published else None
-    embedder = {"name": status.embedder[0], "dim": status.embedder[1]} if status.embedder else None
-    last_ingest = status.last_ingest
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "articles": stats.articles,
-                    "chunks": stats.chunks,
-                    "sources": stats.sources,
-                    "first_published": first,
-                    "last_published": last,
-                    "embedder": embedder,
-                    "model": status.model,
-                    "model_check": status.model_checked,
-                    "data_dir": str(status.data_dir),
-                    "last_ingest": {
-                        "started_at": last_ingest.started_at,
-                        "finished_at": last_ingest.finished_at,
-                        "summary": last_ingest.summary,
-                        "problems": [vars(p) for p in last_ingest.problems],
-                    }
-                    if last_ingest
-                    else None,
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(present.status_json(status), indent=2))
         return 0
-    rows = [
-        ("articles", str(stats.articles)),
-        ("chunks", str(stats.chunks)),
-        ("sources", ", ".join(f"{name} ({n})" for name, n in stats.sources.items()) or "-"),
-        ("dates", f"{first} to {last}" if first else "-"),
-        ("embedder", f"{embedder['name']} ({embedder['dim']} dims)" if embedder else "-"),
-        ("model", status.model),
-        (
-            "model check",
-            f"passed on this build and CPU ({status.model_checked})"
-            if status.model_checked
-            else "not passed yet on this build: it runs before the first answer, "
-            "or now with `rag doctor`",
-        ),
-        ("data dir", str(status.data_dir)),
-    ]
-    if last_ingest is not None:
-        done = ", ".join(f"{n} {name}" for name, n in sorted(last_ingest.summary.items()))
-        state = "" if last_ingest.finished_at else " (interrupted: run it again to finish)"
-        rows.append(
-            (
-                "last ingest",
-                f"{last_ingest.started_at}{state}: {done or 'nothing'}"
-                f", {len(last_ingest.problems)} problem(s)",
-            )
-        )
-    for name, value in rows:
-        print(f"{name:<13}{value}")
-    _print_problems(last_ingest.problems if last_ingest else ())
+    print(present.status_text(status))
+    _print_problems(status.last_ingest.problems if status.last_ingest else ())
     return 0
 
 
-def _passage_json(passage: Passage) -> dict[str, Any]:
-    chunk = passage.chunk
-    return {
-        "chunk_id": chunk.id,
-        "article_id": chunk.article_id,
-        "title": chunk.title,
-        "source": chunk.source,
-        "published_at": chunk.published_at.isoformat() if chunk.published_at else None,
-        "url": chunk.url,
-        "char_start": chunk.char_start,
-        "char_end": chunk.char_end,
-        "score": round(passage.score, 4),
-        "found_by": passage.found_by,
-        "text": chunk.text,
-    }
-
-
-def _answer_json(answer: Answer) -> dict[str, Any]:
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "kind": answer.kind,
-        "basis": answer.basis,
-        "notes": list(answer.notes),
-        "citations": [
-            {
-                "number": c.number,
-                "support": {"start": c.start, "end": c.end, "score": round(c.score, 3)},
-                **_passage_json(c.passage),
-            }
-            for c in answer.citations
-        ],
-        "passages": [_passage_json(p) for p in answer.passages],
-        "timings": {name: round(seconds, 3) for name, seconds in answer.timings.items()},
-    }
-
-
-def format_source(number: int, passage: Passage) -> str:
-    """Passage `number` as the sources under an answer list it: title, source, date, url,
-    and its text, indented."""
-    chunk = passage.chunk
-    date = chunk.published_at.date().isoformat() if chunk.published_at else "undated"
-    lines = [f"[{number}] {chunk.title} | {chunk.source or 'unknown source'} | {date}"]
-    if chunk.url:
-        lines.append(f"    {chunk.url}")
-    lines.append(
-        textwrap.fill(chunk.text, width=96, initial_indent="    ", subsequent_indent="    ")
-    )
-    return "\n".join(lines)
-
-
 def _print_problems(problems: Sequence[Problem]) -> None:
-    if not problems:
-        return
-    rows = [("file", "problem", "what to do")]
-    rows += [(p.origin, p.message, p.hint) for p in problems]
-    widths = [max(len(row[i]) for row in rows) for i in (0, 1)]
-    print(f"\n{len(problems)} problem(s):", file=sys.stderr)
-    for origin, message, hint in rows:
-        print(f"  {origin:<{widths[0]}}  {message:<{widths[1]}}  {hint}", file=sys.stderr)
+    if problems:
+        print(present.problems_text(problems), file=sys.stderr)

@@ -13,6 +13,7 @@ from rag.errors import InputError
 from rag.filters import check_sources, make_filters
 from rag.manifest import Entry
 from rag.pipeline import Status
+from rag.present import escape_markdown
 from rag.types import Answer, Chunk, Citation, Passage
 from ui import render
 from ui.uploads import MAX_UPLOAD_BYTES, safe_name, save_uploads
@@ -60,7 +61,7 @@ def test_only_http_urls_become_links(url: str | None, expected: str | None) -> N
 
 
 def test_markdown_escaping_leaves_no_markup() -> None:
-    escaped = render.escape_markdown("[x](javascript:alert(1)) <b>*hi*</b>")
+    escaped = escape_markdown("[x](javascript:alert(1)) <b>*hi*</b>")
     assert "<" not in escaped.replace("\\<", "") and "](" not in escaped
     assert escaped.replace("\\", "") == "[x](javascript:alert(1)) <b>*hi*</b>"
 
@@ -78,7 +79,7 @@ def test_an_answer_to_a_rewritten_follow_up_says_what_it_was_read_as() -> None:
     asked = answer("Text [1].", [passage("Text.")], [1])
     assert render.read_as_markdown(asked) == ""
     rewritten = replace(asked, question=f"What did {EVIL} say?", follow_up="and what did it say?")
-    escaped = render.escape_markdown(f"Read as: What did {EVIL} say?")
+    escaped = escape_markdown(f"Read as: What did {EVIL} say?")
     assert render.read_as_markdown(rewritten) == f"<sub>{escaped}</sub>"
 
 

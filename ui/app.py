@@ -16,6 +16,7 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr
 
+from rag import present
 from rag.errors import RagError
 from rag.filters import make_filters
 from rag.pipeline import ArticleDone, Pipeline
@@ -66,7 +67,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
     app = gr.Blocks(title="newsrag", analytics_enabled=False)
     with app:
         gr.Markdown("## newsrag: ask the news")
-        status_line = gr.Markdown(render.status_markdown(status), elem_id="nr-status")
+        status_line = gr.Markdown(present.status_markdown(status), elem_id="nr-status")
         turns = gr.State([])  # this session's evidence sections, one per answer
         conversation = gr.State([])  # this session's questions and answers, as `Turn`s
         with gr.Tab("Chat"), gr.Row():
@@ -137,7 +138,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             if not text.strip():
                 return
             history += [
-                {"role": "user", "content": render.escape_markdown(text)},
+                {"role": "user", "content": present.escape_markdown(text)},
                 {"role": "assistant", "content": "…"},
             ]
             try:
@@ -184,7 +185,7 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 inputs.append(url.strip())
             if not inputs:
                 message = "Nothing to ingest: choose files or give a URL."
-                return message, render.problem_rows(refused), gr.skip(), gr.skip()
+                return message, present.problem_rows(refused), gr.skip(), gr.skip()
             done = 0
 
             def tick(article: ArticleDone) -> None:
@@ -198,15 +199,15 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 log.exception("ingest failed")
                 return (
                     render.error_markdown(error),
-                    render.problem_rows(refused),
+                    present.problem_rows(refused),
                     gr.skip(),
                     gr.skip(),
                 )
             now = pipeline.status()
             return (
-                render.ingest_markdown(report),
-                render.problem_rows([*refused, *report.problems]),
-                render.status_markdown(now),
+                present.ingest_markdown(report),
+                present.problem_rows([*refused, *report.problems]),
+                present.status_markdown(now),
                 gr.update(choices=render.source_choices(now)),
             )
 

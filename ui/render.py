@@ -8,8 +8,6 @@ from [n] markers to passages, highlights) is added after escaping.
 from __future__ import annotations
 
 import html
-import re
-import string
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -18,15 +16,13 @@ from rag.cite import MARKER, parse_markers
 from rag.errors import RagError
 from rag.filters import describe
 from rag.manifest import Entry
-from rag.pipeline import IngestReport, Status
-from rag.types import Answer, Citation, Filters, Passage, Problem
-
-MARKDOWN_SPECIALS = re.compile("([" + re.escape(string.punctuation) + "])")
-
-
-def escape_markdown(text: str) -> str:
-    """`text` shown literally by a Markdown renderer: no markup, no HTML, no links."""
-    return MARKDOWN_SPECIALS.sub(r"\\\1", text)
+from rag.pipeline import Status
+from rag.present import (
+    NO_SOURCE,
+    day,
+    escape_markdown,
+)
+from rag.types import Answer, Citation, Filters, Passage
 
 
 def safe_url(url: str | None) -> str | None:
@@ -113,8 +109,7 @@ def evidence_html(sections: Sequence[str]) -> str:
 
 def _passage_html(turn: int, number: int, passage: Passage, citations: Sequence[Citation]) -> str:
     chunk = passage.chunk
-    date = chunk.published_at.date().isoformat() if chunk.published_at else "undated"
-    label = " · ".join([chunk.title, chunk.source or "unknown source", date])
+    label = " · ".join([chunk.title, chunk.source or NO_SOURCE, day(chunk.published_at)])
     pieces, last = [], 0
     for citation in sorted(citations, key=lambda c: c.start):
         if citation.start >= last:
@@ -139,18 +134,6 @@ def _passage_html(turn: int, number: int, passage: Passage, citations: Sequence[
     )
 
 
-def status_markdown(status: Status) -> str:
-    """The index in one line: articles, sources, date range."""
-    stats = status.stats
-    if not stats.articles:
-        return "The index is empty: add articles in the Corpus tab."
-    sources = ", ".join(f"{name} ({n})" for name, n in stats.sources.items())
-    first, last = stats.first_published, stats.last_published
-    dates = f"published {first.date()} to {last.date()}" if first and last else "undated"
-    text = f"{stats.articles} articles, {stats.chunks} passages · {dates} · sources: {sources}"
-    return escape_markdown(text)
-
-
 def source_choices(status: Status) -> list[str]:
     """The sources the filters offer: those articles name, most articles first (the count
     of articles without a source is no source a search can be restricted to)."""
@@ -169,17 +152,3 @@ def example_questions(articles: Sequence[Entry], n: int = 3) -> list[str]:
         if entry not in chosen:
             chosen.append(entry)
     return [f"What do the articles say about “{e.title}”?" for e in chosen[:n]]
-
-
-def ingest_markdown(report: IngestReport) -> str:
-    outcomes = ", ".join(f"{n} {name}" for name, n in sorted(report.outcomes.items()))
-    text = (
-        f"Read {report.articles} articles ({outcomes or 'none'}), wrote {report.chunks} "
-        f"passages in {report.seconds:.1f} s; {len(report.problems)} problem(s)."
-    )
-    return escape_markdown(text)
-
-
-def problem_rows(problems: Sequence[Problem]) -> list[list[str]]:
-    """(file, problem, what to do) rows; the table component escapes its cells."""
-    return [[p.origin, p.message, p.hint] for p in problems]
