@@ -1,24 +1,23 @@
-"""The `rag` command: ingest articles, ask questions, show the index status."""
+"""The `rag` command line: its commands and flags, and how an error is reported.
+
+What each built-in command does is in `rag.commands`; commands from outside `rag` (`rag
+serve`, `rag eval`) plug in through the `newsrag.commands` entry points.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
 import traceback
 from collections.abc import Sequence
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rag import __version__, present
+from rag import __version__, commands
 from rag.config import GLOBAL_SETTINGS, SEARCH_SETTINGS, Settings, add_setting_flags, load_settings
-from rag.errors import InputError, RagError
+from rag.errors import RagError
 from rag.ingest import READABLE
-from rag.types import Filters, Problem
-
-if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
 
 EXAMPLES = {
     "ingest": "example:\n  rag ingest ~/news/ multihop-rag/corpus.json",
@@ -66,12 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     # the values given before the command's name.
     common = argparse.ArgumentParser(add_help=False)
     _add_global_flags(common, default=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(
         name: str, help: str, *, description: str | None = None, epilog: str | None = None
     ) -> argparse.ArgumentParser:
-        return commands.add_parser(
+        return subcommands.add_parser(
             name,
             parents=[common],
             help=help,
@@ -112,13 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove articles once read from these folders that are gone now",
     )
     ingest.add_argument("--json", action="store_true", help="print a JSON report")
-    ingest.set_defaults(handler=_ingest)
+    ingest.set_defaults(handler=commands.ingest)
 
     ask = command("ask", "Answer a question from the indexed articles, with citations.")
     ask.add_argument("question", metavar="QUESTION")
     add_setting_flags(ask, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
-    ask.set_defaults(handler=_ask)
+    ask.set_defaults(handler=commands.ask)
 
     chat = command(
         "chat",
@@ -131,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_setting_flags(chat, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
-    chat.set_defaults(handler=_chat)
+    chat.set_defaults(handler=commands.chat)
 
     search = command(
         "search", "Show the passages a question finds, with scores and what found them."
@@ -139,30 +138,30 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("question", metavar="QUERY")
     add_setting_flags(search, SEARCH_SETTINGS)
     search.add_argument("--json", action="store_true", help="print the passages as JSON")
-    search.set_defaults(handler=_search)
+    search.set_defaults(handler=commands.search)
 
     status = command("status", "Show what the index holds and which models it uses.")
     add_setting_flags(status, ["model"])
     status.add_argument("--json", action="store_true", help="print the status as JSON")
-    status.set_defaults(handler=_status)
+    status.set_defaults(handler=commands.status)
 
     articles = command("articles", "List the indexed articles, newest first, with their ids.")
     add_setting_flags(articles, ["since", "until", "sources"])
     articles.add_argument("--json", action="store_true", help="print the articles as JSON")
-    articles.set_defaults(handler=_articles)
+    articles.set_defaults(handler=commands.articles)
 
     remove = command("remove", "Delete articles from the index, by id or by source.")
     remove.add_argument("ids", nargs="*", metavar="ID", help="article ids (see rag articles)")
     remove.add_argument("--source", metavar="NAME", help="delete every article of this source")
     remove.add_argument("--all", action="store_true", help="delete every article: an empty index")
-    remove.set_defaults(handler=_remove)
+    remove.set_defaults(handler=commands.remove)
 
     doctor = command(
         "doctor",
         "Check that this installation can answer: data dir, index, models, llama.cpp build.",
     )
     add_setting_flags(doctor, ["model", "threads"])
-    doctor.set_defaults(handler=_doctor)
+    doctor.set_defaults(handler=commands.doctor)
 
     # Commands that live outside `rag` (such as `rag eval`) register through entry points:
     # each gets `command` to make its parser with the common flags.
@@ -201,39 +200,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from rag.pipeline import ArticleDone, Pipeline
-
-    pipeline = Pipeline(settings)
-    with tqdm(unit=" articles", disable=args.json or not sys.stderr.isatty()) as bar:
-        written = 0
-
-        def show(done: ArticleDone) -> None:
-            nonlocal written
-            written += done.chunks
-            bar.total = done.total
-            bar.set_postfix_str(
-                f"{written / max(bar.format_dict['elapsed'], 1e-9):.1f} chunks/s", refresh=False
-            )
-            bar.update()
-
-        report = pipeline.ingest(
-            args.paths,
-            source=args.source,
-            fields=args.fields,
-            prune=args.prune,
-            on_article=show,
-        )
-    if args.json:
-        print(json.dumps(present.ingest_json(report), indent=2))
-    else:
-        print(present.ingest_text(report))
-        _print_problems(report.problems)
-    return 1 if report.problems else 0
-
-
 def _field_map(text: str) -> dict[str, str]:
     from rag.formats import FIELDS
 
@@ -246,133 +212,3 @@ def _field_map(text: str) -> dict[str, str]:
             )
         mapping[ours.strip()] = theirs.strip()
     return mapping
-
-
-def _remove(settings: Settings, args: argparse.Namespace) -> int:
-    from rag.pipeline import Pipeline
-
-    if [bool(args.ids), args.source is not None, args.all].count(True) != 1:
-        raise InputError(
-            "give article ids, --source or --all: one of them",
-            hint="rag remove ID [ID...]  or  rag remove --source NAME  or  rag remove --all",
-        )
-    pipeline = Pipeline(settings)
-    if args.all:
-        print(f"removed {pipeline.remove_all()} article(s)")
-        return 0
-    known = {entry.id for entry in pipeline.manifest.entries()}
-    ids = [e.id for e in pipeline.manifest.find(source=args.source)] if args.source else args.ids
-    missing = [i for i in ids if i not in known]
-    if missing or not ids:
-        raise InputError(
-            f"not in the index: {', '.join(missing) or 'any article of ' + repr(args.source)}",
-            hint="See the ids and sources with `rag articles`.",
-        )
-    pipeline.remove(ids)
-    print(f"removed {len(ids)} article(s)")
-    return 0
-
-
-def _doctor(settings: Settings, args: argparse.Namespace) -> int:
-    from rag.doctor import run_checks
-
-    print("checking (a test generation and the embedder take a few seconds) ...", file=sys.stderr)
-    checks = run_checks(settings)
-    width = max(len(check.name) for check in checks)
-    for check in checks:
-        print(f"{'ok' if check.ok else 'FAIL':<5} {check.name:<{width}}  {check.detail}")
-        if check.hint:
-            print(f"{'':<{width + 8}}hint: {check.hint}")
-    return 0 if all(check.ok for check in checks) else 1
-
-
-def _articles(settings: Settings, args: argparse.Namespace) -> int:
-    from rag.pipeline import Pipeline
-
-    filters = Filters(settings.since, settings.until, settings.sources)
-    entries = Pipeline(settings).articles(filters)
-    if args.json:
-        print(json.dumps(present.articles_json(entries), indent=2, ensure_ascii=False))
-    else:
-        print(present.articles_text(entries, filters))
-    return 0
-
-
-def open_pipeline(settings: Settings) -> Pipeline:
-    """A pipeline ready to answer: the index's embedder and the model file checked, and the
-    default corpus ingested into an empty index (saying so)."""
-    from rag.pipeline import Pipeline, default_corpus
-
-    pipeline = Pipeline(settings)
-    pipeline.check_ready()
-    if pipeline.is_empty():
-        print(
-            f"The index is empty: ingesting the default corpus ({default_corpus()}) first.",
-            file=sys.stderr,
-        )
-    if report := pipeline.ingest_default_if_empty():
-        _print_problems(report.problems)
-    return pipeline
-
-
-def _ask(settings: Settings, args: argparse.Namespace) -> int:
-    from rag.pipeline import check_question
-
-    check_question(args.question)
-    pipeline = open_pipeline(settings)
-    tokens = 0
-
-    def show_progress(_piece: str) -> None:
-        nonlocal tokens
-        tokens += 1
-        print(f"\rwriting the answer: {tokens} tokens", end="", file=sys.stderr, flush=True)
-
-    live = sys.stderr.isatty()
-    answer = pipeline.ask(args.question, on_token=show_progress if live else None)
-    if live:
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
-    if args.json:
-        print(json.dumps(present.answer_json(answer), indent=2, ensure_ascii=False))
-    else:
-        print(present.answer_text(answer))
-    return 0
-
-
-def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    from rag.chat import chat
-
-    return chat(open_pipeline(settings))
-
-
-def _search(settings: Settings, args: argparse.Namespace) -> int:
-    from rag.pipeline import Pipeline, check_question
-
-    pipeline = Pipeline(settings)
-    question = check_question(args.question)
-    if pipeline.is_empty():
-        raise InputError(
-            "the index is empty", hint="Add articles first: rag ingest PATH (or rag ask once)."
-        )
-    found = pipeline.search(question, k=settings.k)
-    if args.json:
-        print(json.dumps(present.search_json(question, found), indent=2, ensure_ascii=False))
-    else:
-        print(present.search_text(found))
-    return 0
-
-
-def _status(settings: Settings, args: argparse.Namespace) -> int:
-    from rag.pipeline import Pipeline
-
-    status = Pipeline(settings).status()
-    if args.json:
-        print(json.dumps(present.status_json(status), indent=2))
-        return 0
-    print(present.status_text(status))
-    _print_problems(status.last_ingest.problems if status.last_ingest else ())
-    return 0
-
-
-def _print_problems(problems: Sequence[Problem]) -> None:
-    if problems:
-        print(present.problems_text(problems), file=sys.stderr)

@@ -1,5 +1,6 @@
 """How results look to a person or a script: answers, passages, status, ingest reports,
-problems and article lists as plain text (the CLI), Markdown (the page) and JSON.
+problems, article lists and doctor's checks as plain text (the CLI), Markdown (the page)
+and JSON.
 
 The CLI and the page show the same things; writing each once here keeps them saying the
 same ("undated", "unknown source", the outcome counts of an ingest). Every function is pure:
@@ -19,6 +20,7 @@ from rag.filters import describe
 from rag.types import Answer, Filters, Passage, Problem
 
 if TYPE_CHECKING:
+    from rag.doctor import Check
     from rag.manifest import Entry
     from rag.pipeline import IngestReport, SearchResult, Status
 
@@ -155,6 +157,18 @@ def articles_text(entries: Sequence[Entry], filters: Filters) -> str:
             f"{day(entry.published_at):<10}  {entry.title} | {entry.source or NO_SOURCE} | {chunks}"
         )
         lines.append(f"{'':<10}  {entry.id}")
+    return "\n".join(lines)
+
+
+def checks_text(checks: Sequence[Check]) -> str:
+    """What `rag doctor` found: ok or FAIL per part of the installation, with a hint under
+    each part that can be fixed."""
+    width = max(len(check.name) for check in checks)
+    lines = []
+    for check in checks:
+        lines.append(f"{'ok' if check.ok else 'FAIL':<5} {check.name:<{width}}  {check.detail}")
+        if check.hint:
+            lines.append(f"{'':<{width + 8}}hint: {check.hint}")
     return "\n".join(lines)
 
 
