@@ -111,8 +111,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from eval.datasets import load_dataset
-    from eval.report import environment, summarize, write_report
+    from eval.report import (
+        CorpusInfo,
+        DatasetInfo,
+        Options,
+        Report,
+        environment,
+        write_report,
+    )
     from eval.runner import QueryResult, corpus_index, evaluate, select
+    from eval.summary import summarize
     from rag.models import describe_model
     from rag.pipeline import Pipeline
 
@@ -145,39 +153,38 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC)
     out = args.out or Path("eval-runs") / f"{args.dataset.stem}-{stamp:%Y%m%d-%H%M%S}"
     summary = summarize(results, dataset)
-    report = {
-        "report_version": 1,
-        "created_at": stamp.isoformat(timespec="seconds"),
-        "seconds": time.perf_counter() - started,
-        "dataset": {
-            "path": str(args.dataset),
-            "format": dataset.format,
-            "sha256": dataset.sha256,
-            "questions_total": len(dataset.questions),
-            "questions_run": len(questions),
-        },
-        "corpus": {"path": str(args.corpus), "index": str(index_dir)} if args.corpus else None,
-        "options": {
-            "limit": args.limit,
-            "held_out": args.held_out,
-            "types": types,
-            "retrieval_only": args.retrieval_only,
-        },
-        "settings": settings.model_dump(mode="json"),
-        "model": None if args.retrieval_only else describe_model(settings),
-        "environment": environment(Path(__file__).resolve().parent.parent),
-        "metrics": summary,
-    }
+    report = Report(
+        created_at=stamp.isoformat(timespec="seconds"),
+        seconds=time.perf_counter() - started,
+        dataset=DatasetInfo(
+            path=str(args.dataset),
+            format=dataset.format,
+            sha256=dataset.sha256,
+            questions_total=len(dataset.questions),
+            questions_run=len(questions),
+        ),
+        corpus=CorpusInfo(str(args.corpus), str(index_dir)) if args.corpus else None,
+        options=Options(
+            limit=args.limit,
+            held_out=args.held_out,
+            types=types,
+            retrieval_only=args.retrieval_only,
+        ),
+        settings=settings.model_dump(mode="json"),
+        model=None if args.retrieval_only else describe_model(settings),
+        environment=environment(Path(__file__).resolve().parent.parent),
+        metrics=summary,
+    )
     write_report(out, report, results)
-    overall = summary["overall"]
-    shown = ", ".join(f"{k} {v:.3f}" for k, v in overall.items() if k not in ("n", "counts"))
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in summary.overall.scores.items())
     print(f"{len(results)} questions: {shown}")
     print(f"report: {out / 'report.md'}")
     return 0
 
 
 def _compare(arguments: list[str]) -> int:
-    from eval.report import compare
+    from eval.markdown import compare
+    from eval.summary import Summary
 
     if len(arguments) != 3 or arguments[0] != "compare":
         raise InputError(
@@ -201,5 +208,6 @@ def _compare(arguments: list[str]) -> int:
                 hint="Pass two folders written by `rag eval --out`.",
             )
         reports.append(report)
-    print(compare(reports[0], reports[1]), end="")
+    a, b = (Summary.from_json(report["metrics"]) for report in reports)
+    print(compare(a, b), end="")
     return 0

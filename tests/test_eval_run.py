@@ -9,8 +9,10 @@ import pytest
 from conftest import KeywordEmbedder, ScriptedGenerator, write
 
 from eval.datasets import Question, load_dataset
-from eval.report import _selection, compare, summarize, write_report
+from eval.markdown import _selection, compare
+from eval.report import DatasetInfo, Environment, Options, Report, write_report
 from eval.runner import conversation, evaluate, select
+from eval.summary import Summary, summarize
 from rag.cli import main
 from rag.config import Settings
 from rag.pipeline import Pipeline
@@ -74,26 +76,19 @@ def run_dir(tmp_path: Path, settings: Settings) -> Path:
     results = evaluate(
         dataset, select(dataset.questions, types=None, limit=None), pipeline, retrieval_only=False
     )
-    report = {"dataset": {"path": "questions.jsonl"}, "metrics": summarize(results, dataset)}
-    write_report(tmp_path / "run", report | _report_frame(settings), results)
+    report = Report(
+        created_at="2024-01-01T00:00:00+00:00",
+        seconds=1.0,
+        dataset=DatasetInfo("questions.jsonl", "newsrag", "0" * 64, 3, 3),
+        corpus=None,
+        options=Options(limit=None, held_out=None, types=None, retrieval_only=False),
+        settings=settings.model_dump(mode="json"),
+        model="scripted",
+        environment=Environment("3.11", {}, git_revision=None, git_dirty=False),
+        metrics=summarize(results, dataset),
+    )
+    write_report(tmp_path / "run", report, results)
     return tmp_path / "run"
-
-
-def _report_frame(settings: Settings) -> dict[str, object]:
-    return {
-        "dataset": {
-            "path": "questions.jsonl",
-            "format": "newsrag",
-            "sha256": "0" * 64,
-            "questions_total": 3,
-            "questions_run": 3,
-        },
-        "options": {"retrieval_only": False},
-        "seconds": 1.0,
-        "environment": {"git_revision": None, "git_dirty": False},
-        "settings": settings.model_dump(mode="json"),
-        "model": "scripted",
-    }
 
 
 def test_report_numbers(run_dir: Path) -> None:
@@ -132,7 +127,7 @@ def test_compare_two_runs(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> 
     report = json.loads((run_dir / "report.json").read_text())
     better = json.loads(json.dumps(report))
     better["metrics"]["overall"]["strict"] = 1.0
-    table = compare(report, better)
+    table = compare(Summary.from_json(report["metrics"]), Summary.from_json(better["metrics"]))
     assert "| strict | 0.667 | 1.000 | +0.333 |" in table
     write(run_dir.parent / "b" / "report.json", json.dumps(better))
     assert main(["eval", "compare", str(run_dir), str(run_dir.parent / "b")]) == 0
@@ -164,8 +159,10 @@ def test_eval_corpus_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_a_report_says_how_its_questions_were_chosen() -> None:
-    assert _selection({"limit": None, "held_out": None, "types": None}) == ""
-    assert _selection({"limit": 50, "held_out": 256, "types": ["inference"]}) == (
+    every = Options(limit=None, held_out=None, types=None, retrieval_only=False)
+    assert _selection(every) == ""
+    chosen = Options(limit=50, held_out=256, types=["inference"], retrieval_only=False)
+    assert _selection(chosen) == (
         " (of types inference; left out of the stratified sample of 256; a stratified sample of 50)"
     )
 
