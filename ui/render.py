@@ -2,7 +2,8 @@
 
 Every string that came from an article, a question or the model is escaped here before it
 reaches the page, and only http(s) urls ever become links. The page's own markup (links
-from [n] markers to passages, highlights) is added after escaping.
+from [n] markers to passages, highlights) is added after escaping. What the page shows as
+the CLI does too (status, ingest reports, problems) is rendered by `rag.present`.
 """
 
 from __future__ import annotations
@@ -17,11 +18,7 @@ from rag.errors import RagError
 from rag.filters import describe
 from rag.manifest import Entry
 from rag.pipeline import Status
-from rag.present import (
-    NO_SOURCE,
-    day,
-    escape_markdown,
-)
+from rag.present import NO_SOURCE, day, escape_markdown
 from rag.types import Answer, Citation, Filters, Passage
 
 
