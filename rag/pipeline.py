@@ -24,8 +24,8 @@ from rag.filters import check_sources, describe, no_match
 from rag.followup import needs_history, rewrite
 from rag.generate import Generator, fit_context
 from rag.index import Embedder, index_article
-from rag.ingest import load_articles
 from rag.kinds import question_kind
+from rag.load import load_articles
 from rag.manifest import Entry, IngestRecord, Manifest
 from rag.model_check import ensure_model_runs, last_pass
 from rag.models import describe_model, model_file, resolve_embedder, resolve_model
