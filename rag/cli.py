@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args, get_origin
 from rag import __version__
 from rag.config import Settings, load_settings
 from rag.errors import InputError, RagError
-from rag.ingest import READABLE
+from rag.load import READABLE
 from rag.types import Answer, Filters, Passage, Problem
 
 if TYPE_CHECKING:
