@@ -23,7 +23,7 @@ from pathlib import Path
 from rag.chunking import chunk_article
 from rag.config import load_settings
 from rag.index import embedding_text
-from rag.ingest import load_articles
+from rag.load import load_articles
 from rag.pipeline import Pipeline
 
 

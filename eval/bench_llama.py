@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import load_settings
-from rag.ingest import load_articles
+from rag.load import load_articles
 from rag.models import resolve_model
 from rag.pipeline import default_corpus
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from rag.evidence import best_support, excerpts, relevance, strongest
 from rag.generate import (
     NAME_INSTRUCTION,
     NOT_IN_CORPUS,
@@ -46,8 +47,6 @@ from rag.verify import (
     key_terms,
     missing_names,
     numbers,
-    sentence_support,
-    support,
 )
 from rag.words import terms
 
@@ -63,9 +62,6 @@ MIN_QUESTION_SHARE = 0.4
 """... in a passage that holds at least this share of the question's words. A name question
 needs as much of its words in all the passages found."""
 SHORT_ANSWER_TOKENS = 24
-SUPPORT_SENTENCES = 2
-EXCERPT_SENTENCES = 8
-"""Sentences the model reads: each passage's best for the question, then the next best."""
 MANY = re.compile(
     r"^(?:who\s+(?!is\b|was\b)\w+ed\b"
     r"|(?:which|what)\s+(?:\w+\s+)?(?!(?:is|was|has|does|says)\b)\w+[^s\W]s\b)",
@@ -186,14 +182,13 @@ def _yes_no(
     found = [
         best
         for claim in (claims or [question])
-        if (best := _best_support(claim, passages, rarity, strict=False)) is not None
+        if (best := best_support(claim, passages, rarity, strict=False)) is not None
         and best[1].score > 0
     ]
     if not found:
         return decline("No passage sentence speaks to the question.")
-    found.sort(key=lambda f: -_weight(f, passages))
     basis = f"log P(Yes) - log P(No) = {margin:.2f}, against a threshold of {YES_THRESHOLD:.2f}"
-    return _reply(short, _distinct(found), passages, basis, tokens=1)
+    return _reply(short, strongest(found, passages), passages, basis, tokens=1)
 
 
 def _name(
@@ -231,7 +226,7 @@ def _name(
     chosen = names[letters.index(letter)].text
     if on_token is not None:
         on_token(chosen)
-    found = _best_support(chosen, passages, rarity, about=question)
+    found = best_support(chosen, passages, rarity, about=question)
     basis = "the names in the passages, by how they fit the question and the model: " + ", ".join(
         f"{x}) {n.text} ({n.score:.2f}, {math.exp(weights[x]):.2f})"
         for x, n in zip(letters, names, strict=True)
@@ -292,7 +287,7 @@ def _open(
             return _name(question, passages, generator, rarity, on_token)
         reason = f"The draft answer {short!r} only repeats the question."
         return decline(reason, tokens=len(pieces))
-    found = _best_support(short, passages, rarity, about=question)
+    found = best_support(short, passages, rarity, about=question)
     if found is not None:
         cited = passages[found[0] - 1].chunk
         sentence = cited.text[found[1].start : found[1].end]
@@ -320,75 +315,6 @@ def _reports_speech(question: str, sentence: str, rarity: Rarity) -> bool:
         and key_terms(speaker) <= held
         and coverage(set(terms(topic)) - QUESTION_WORDS, held, rarity) >= 0.5
     )
-
-
-def relevance(question: str, passages: Sequence[Passage], rarity: Rarity) -> list[list[Support]]:
-    """Every sentence of each passage, scored by how much of `question` it holds (names not
-    required, see `sentence_support`), best first."""
-    return [
-        sorted(
-            sentence_support(question, p.chunk.text, rarity, context=p.chunk.title, strict=False),
-            key=lambda s: -s.score,
-        )
-        for p in passages
-    ]
-
-
-def excerpts(passages: Sequence[Passage], scored: Sequence[Sequence[Support]]) -> list[Passage]:
-    """`passages`, each cut down to the sentences that matter most (`scored`, as `relevance`
-    gives them): its best one, and the best of the rest up to `EXCERPT_SENTENCES` in all, in
-    reading order and joined by an ellipsis."""
-    chosen = [list(spans[:1]) for spans in scored]
-    rest = sorted(
-        ((span.score, n) for n, spans in enumerate(scored) for span in spans[1:]), reverse=True
-    )
-    for _, n in rest[: max(EXCERPT_SENTENCES - len(passages), 0)]:
-        chosen[n].append(scored[n][len(chosen[n])])
-    cut = []
-    for passage, spans in zip(passages, chosen, strict=True):
-        text = passage.chunk.text
-        parts = [text[s.start : s.end] for s in sorted(spans, key=lambda s: s.start)]
-        cut.append(replace(passage, chunk=replace(passage.chunk, text=" … ".join(parts) or text)))
-    return cut
-
-
-def _best_support(
-    claim: str, passages: Sequence[Passage], rarity: Rarity, *, about: str = "", strict: bool = True
-) -> tuple[int, Support] | None:
-    """The passage number and sentence that best support `claim` (scored on the words of
-    `claim` and `about`); with `strict` False its names and numbers are not required. A
-    sentence's score counts in proportion to its passage's search score: of two sentences
-    that say as much, the one the search ranked higher is more often the evidence."""
-    best: tuple[int, Support] | None = None
-    for number, passage in enumerate(passages, start=1):
-        found = support(
-            claim,
-            passage.chunk.text,
-            rarity,
-            about=about,
-            context=passage.chunk.title,
-            strict=strict,
-        )
-        if found is not None and (
-            best is None or _weight((number, found), passages) > _weight(best, passages)
-        ):
-            best = (number, found)
-    return best
-
-
-def _weight(found: tuple[int, Support], passages: Sequence[Passage]) -> float:
-    """A supporting sentence's score times its passage's search score."""
-    number, span = found
-    return span.score * passages[number - 1].score
-
-
-def _distinct(found: Sequence[tuple[int, Support]]) -> list[tuple[int, Support]]:
-    """The first `SUPPORT_SENTENCES` of `found`, each sentence once."""
-    kept: list[tuple[int, Support]] = []
-    for number, span in found:
-        if all((number, span.start) != (n, s.start) for n, s in kept):
-            kept.append((number, span))
-    return kept[:SUPPORT_SENTENCES]
 
 
 def _reply(

@@ -17,7 +17,7 @@ from typing import Any
 from rag import __version__, commands
 from rag.config import GLOBAL_SETTINGS, SEARCH_SETTINGS, Settings, add_setting_flags, load_settings
 from rag.errors import RagError
-from rag.ingest import READABLE
+from rag.load import READABLE
 
 EXAMPLES = {
     "ingest": "example:\n  rag ingest ~/news/ multihop-rag/corpus.json",

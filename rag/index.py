@@ -1,18 +1,17 @@
-"""Embed chunks and write them to the vector store, one article at a time."""
+"""The embedder seam: what turns text into vectors, and what it reads of a chunk.
+
+The write side (`rag.ingest`) embeds chunks with it, the read side (`rag.retrieve`) questions.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from rag.chunking import chunk_article
-from rag.types import Article, Chunk
-
-if TYPE_CHECKING:
-    from rag.backends.chroma import ChromaStore
+from rag.types import Chunk
 
 Vectors = npt.NDArray[np.float32]
 
@@ -41,21 +40,3 @@ def embedding_text(chunk: Chunk) -> str:
     embedder reads the start, the whole chunk is still stored, shown and given to the model.
     """
     return f"{chunk.title}\n{chunk.text}"
-
-
-def index_article(
-    article: Article,
-    *,
-    store: ChromaStore,
-    embedder: Embedder,
-    chunk_tokens: int,
-    chunk_overlap: int,
-) -> int:
-    """Chunk, embed and store one article, replacing any older copy; returns its chunk count."""
-    chunks = chunk_article(
-        article, size=chunk_tokens, overlap=chunk_overlap, count_tokens=embedder.count_tokens
-    )
-    store.replace_article(
-        article.id, chunks, embedder.embed_documents([embedding_text(c) for c in chunks])
-    )
-    return len(chunks)

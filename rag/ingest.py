@@ -1,257 +1,236 @@
-"""Load news articles from files, folders and URLs into `Article`s. No models here.
+"""The write side of the index: ingests and removals, one article at a time.
 
-What is read, by file suffix: `.txt`, `.md`/`.markdown`, `.json`, `.jsonl`/`.ndjson`,
-`.html`/`.htm`, `.rss`/`.atom`/`.xml` (feeds), and `.urls` (one URL per line, each fetched).
-An argument that is an http(s) URL is fetched and read by its content type. A folder is read
-recursively. Whatever cannot be read becomes a `Problem` with a hint; the rest goes on.
+Three things hold an index and move together: the Chroma store (chunks and their vectors),
+the manifest (what each article is: new, changed, unchanged or a copy, see `rag.manifest`)
+and the BM25 search index (rebuilt from the store once a write is over). The manifest decides
+what happens to each article; a `Writer` carries that out on the store, so that an ingest
+reads from top to bottom: load, hash, admit, write the chunks, finish.
+
+    writer = Writer(settings, store=store, manifest=manifest, index=index, embedder=load)
+    report = writer.ingest(["news/"], prune=True)
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag import fetch, formats
-from rag.errors import ArticleError
-from rag.formats import article_id
+from rag.backends.chroma import ChromaStore
+from rag.chunking import chunk_article
+from rag.config import Settings
+from rag.errors import ConfigError
+from rag.index import Embedder, embedding_text
+from rag.load import load_articles
+from rag.manifest import Manifest, Outcome
+from rag.search_index import SearchIndex
 from rag.types import Article, Problem
 
-TEXT_SUFFIXES = {
-    ".txt": "text",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".html": "html",
-    ".htm": "html",
-    ".rss": "feed",
-    ".atom": "feed",
-    ".xml": "feed",
-    ".urls": "urls",
-}
-MAX_FILE_BYTES = 256 * 1024 * 1024
-"""Largest file read: larger ones are reported, not loaded into memory."""
-READABLE = ", ".join(TEXT_SUFFIXES)
-"""The file suffixes read, as help texts and hints name them."""
-FORMATS_HINT = f"Give {READABLE} files, folders of them, or http(s) URLs (see README)."
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did: articles read, chunks written, and the inputs it could not use."""
+
+    articles: int
+    chunks: int
+    problems: tuple[Problem, ...]
+    seconds: float
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """Articles per outcome (new, changed, unchanged, copy), and removed ones with prune."""
 
 
-@dataclass
-class LoadResult:
-    """Articles read from the given paths, and what went wrong on the way."""
+@dataclass(frozen=True)
+class ArticleDone:
+    """One article of an ingest is done: what happened to it, out of how many."""
 
-    articles: list[Article] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    article: Article
+    outcome: Outcome
+    chunks: int
+    """Chunks written for it (0 unless new or changed)."""
+    total: int
+    """Articles in this ingest."""
 
 
-def load_articles(
-    paths: Iterable[Path | str],
+def index_article(
+    article: Article,
     *,
-    source: str | None = None,
-    fields: Mapping[str, str] | None = None,
-) -> LoadResult:
-    """Read every article under `paths` (files, folders, http(s) URLs).
+    store: ChromaStore,
+    embedder: Embedder,
+    chunk_tokens: int,
+    chunk_overlap: int,
+) -> int:
+    """Chunk, embed and store one article, replacing any older copy; returns its chunk count."""
+    chunks = chunk_article(
+        article, size=chunk_tokens, overlap=chunk_overlap, count_tokens=embedder.count_tokens
+    )
+    store.replace_article(
+        article.id, chunks, embedder.embed_documents([embedding_text(c) for c in chunks])
+    )
+    return len(chunks)
 
-    Whatever cannot be read (a missing path included) is a `Problem`; the rest is read.
-    `source`, when given, is every article's source (its outlet). `fields` maps
-    article fields to the keys of JSON records that name them otherwise (body=content).
+
+class Writer:
+    """Ingests into and removals from the index in `settings.data_dir`.
+
+    `embedder` loads the embedder; it is called only when a chunk is to be written, so that an
+    ingest with nothing new loads no model.
     """
-    inputs, skipped = _inputs(paths)
-    result = LoadResult(problems=skipped)
-    by_id: dict[str, Article] = {}
-    for item in _read_all(inputs, fields=fields):
-        if isinstance(item, Problem):
-            result.problems.append(item)
-            continue
-        if source is not None:
-            item = replace(
-                item, source=source, id=article_id(url=item.url, source=source, body=item.body)
-            )
-        if item.id in by_id and by_id[item.id].body != item.body:
-            result.problems.append(
-                Problem(
-                    item.origin,
-                    f"same id as {by_id[item.id].origin} ({item.id}) but another text; "
-                    "this one is kept",
-                    "Give each article its own url; two texts cannot share one.",
-                )
-            )
-            by_id[item.id] = item
-        else:
-            by_id.setdefault(item.id, item)
-    result.articles = list(by_id.values())
-    return result
 
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: ChromaStore,
+        manifest: Manifest,
+        index: SearchIndex,
+        embedder: Callable[[], Embedder],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.manifest = manifest
+        self.index = index
+        self._load_embedder = embedder
 
-def _inputs(paths: Iterable[Path | str]) -> tuple[list[Path | str], list[Problem]]:
-    """Files (each once, folders expanded in name order) and URLs, in the order given; and
-    the problems of the paths themselves: missing, a folder without articles, or a folder
-    holding files of types that cannot be read."""
-    unique: dict[Path | str, Path | str] = {}
-    problems = []
-    for given in paths:
-        if isinstance(given, str) and given.startswith(("http://", "https://")):
-            unique.setdefault(given, given)
-            continue
-        path = Path(given)
-        files: list[Path] = []
-        if path.is_dir():
-            # rglob does not enter symlinked folders, and is_file() is False for a link
-            # that loops or leads nowhere: a loop is skipped, never followed. Hidden files
-            # and folders (.DS_Store, .git/) are not articles and are not reported.
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            files = [p for p in found if p.suffix.lower() in TEXT_SUFFIXES]
-            skipped = Counter(
-                p.suffix.lower() or "(none)" for p in found if p.suffix.lower() not in TEXT_SUFFIXES
-            )
-            kinds = ", ".join(f"{suffix} x{n}" for suffix, n in sorted(skipped.items()))
-            if not files:
-                problems.append(
-                    Problem(
-                        str(path),
-                        "no articles found in this folder"
-                        + (f" (only files of types that cannot be read: {kinds})" if kinds else ""),
-                        f"Put {READABLE} files in it, or give another folder (see README).",
-                    )
-                )
-            elif skipped:
-                problems.append(
-                    Problem(
-                        str(path),
-                        f"skipped {sum(skipped.values())} files of "
-                        f"types that cannot be read ({kinds})",
-                        FORMATS_HINT,
-                    )
-                )
-        elif path.is_file():
-            files = [path]
-        else:
-            problems.append(
-                Problem(
-                    str(path),
-                    "a symbolic link to nothing (its target is missing, or it loops)"
-                    if path.is_symlink()
-                    else "no such file or folder",
-                    "Check the path; pass article files, folders holding them, or http(s) URLs.",
-                )
-            )
-        for file in files:
-            unique.setdefault(file.resolve(), file)
-    return list(unique.values()), problems
+    def ingest(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        source: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        prune: bool = False,
+        on_article: Callable[[ArticleDone], object] | None = None,
+    ) -> IngestReport:
+        """Load the articles under `paths` and index those that are new or changed.
 
-
-def _read_all(
-    inputs: list[Path | str], *, fields: Mapping[str, str] | None
-) -> Iterator[Article | Problem]:
-    for given in inputs:
-        try:
-            if isinstance(given, Path):
-                yield from _read_file(given, fields=fields)
-            else:
-                yield from _read_url(given, fields=fields)
-        except ArticleError as exc:
-            yield exc.as_problem()
-        except OSError as exc:
-            yield Problem(
-                str(given),
-                f"cannot be read: {exc.strerror or exc}",
-                "Check that the file exists and is readable.",
-            )
-        except Exception as exc:  # a parser choking on odd input must not stop the batch
-            yield Problem(
-                str(given),
-                f"could not be parsed: {type(exc).__name__}: {exc}",
-                "Check that it is what its name or address says; skip it if not an article.",
-            )
-
-
-def _read_file(path: Path, *, fields: Mapping[str, str] | None) -> Iterator[Article | Problem]:
-    origin = str(path)
-    kind = TEXT_SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise ArticleError(origin, f"unsupported file type '{path.suffix}'", hint=FORMATS_HINT)
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ArticleError(
-            origin,
-            f"too large ({fetch.human_size(size)}; the limit is "
-            f"{fetch.human_size(MAX_FILE_BYTES)})",
-            hint="Split it into smaller files, e.g. JSON Lines in parts.",
+        Unchanged articles are skipped, a changed one replaces its old chunks, and an article
+        whose exact body is already indexed under another id is recorded as a copy of it.
+        Paths may be files, folders or http(s) URLs. `source` overrides every article's
+        source; `fields` renames JSON keys (see `load_articles`). With `prune`, articles once
+        read from a file inside one of the folders in `paths` but not found there now are
+        removed.
+        `on_article` hears of each article as it is done (for progress bars).
+        """
+        started = time.perf_counter()
+        loaded = load_articles(paths, source=source, fields=fields)
+        ingest_id = self.manifest.start_ingest()
+        generation = self.manifest.generation()
+        outcomes: Counter[str] = Counter()
+        chunks = 0
+        for article in loaded.articles:
+            outcome, written = self._settle(article)
+            outcomes[outcome] += 1
+            chunks += written
+            if on_article is not None:
+                on_article(ArticleDone(article, outcome, written, len(loaded.articles)))
+        if prune:
+            seen = {article.id for article in loaded.articles}
+            folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+            # Only articles whose file is gone: a file that failed to read this time stays.
+            gone = [
+                entry.id
+                for folder in folders
+                for entry in self.manifest.find(under=folder)
+                if entry.id not in seen and not Path(entry.file).exists()
+            ]
+            copies_gone = sum(self.manifest.drop_copies_gone(f, keep=seen) for f in folders)
+            self._remove(gone)
+            outcomes["removed"] = len(gone) + copies_gone
+        if self.manifest.generation() != generation:
+            self.index.sync(self.store, self.manifest.generation())
+        report = IngestReport(
+            articles=len(loaded.articles),
+            chunks=chunks,
+            problems=tuple(loaded.problems),
+            seconds=time.perf_counter() - started,
+            outcomes=dict(outcomes),
         )
-    text, warning = decode(path.read_bytes(), origin=origin)
-    if warning is not None:
-        yield warning
-    file = str(path.resolve())
-    for item in _parse(kind, text, origin=origin, name=path.name, fields=fields):
-        yield replace(item, file=file) if isinstance(item, Article) else item
-
-
-def _read_url(url: str, *, fields: Mapping[str, str] | None) -> Iterator[Article | Problem]:
-    response = fetch.fetch(url)
-    text, warning = decode(response.body, origin=url)
-    if warning is not None:
-        yield warning
-    kind = _kind_of(response.content_type, text)
-    yield from _parse(kind, text, origin=url, name=url, fields=fields, url=response.url)
-
-
-def _parse(
-    kind: str,
-    text: str,
-    *,
-    origin: str,
-    name: str,
-    fields: Mapping[str, str] | None,
-    url: str | None = None,
-) -> Iterator[Article | Problem]:
-    if kind == "text":
-        yield from formats.parse_text(text, origin=origin, name=name)
-    elif kind == "markdown":
-        yield from formats.parse_markdown(text, origin=origin, name=name)
-    elif kind == "json":
-        yield from formats.parse_json(text, origin=origin, fields=fields)
-    elif kind == "jsonl":
-        yield from formats.parse_jsonl(text, origin=origin, fields=fields)
-    elif kind == "html":
-        yield from formats.parse_html(text, origin=origin, url=url)
-    elif kind == "feed":
-        yield from formats.parse_feed(text, origin=origin)
-    else:  # a list of URLs, one per line, each read like a URL given on the command line
-        urls = [line.strip() for line in text.splitlines()]
-        yield from _read_all([u for u in urls if u and not u.startswith("#")], fields=fields)
-
-
-def _kind_of(content_type: str, text: str) -> str:
-    """The format of a fetched document, by its content type (and its start, for XML)."""
-    if content_type in ("application/json",):
-        return "json"
-    if content_type in ("application/x-ndjson", "application/jsonl"):
-        return "jsonl"
-    if "xml" in content_type or "rss" in content_type or "atom" in content_type:
-        return "feed" if "<html" not in text[:1000].lower() else "html"
-    if content_type == "text/plain":
-        return "text"
-    return "html"
-
-
-def decode(data: bytes, *, origin: str) -> tuple[str, Problem | None]:
-    """Text from bytes: UTF-8, else Windows-1252 with a warning; binary data is refused."""
-    if b"\x00" in data[:8192]:
-        raise ArticleError(origin, "binary file, not text", hint="Only text can be ingested.")
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        warning = Problem(
-            origin,
-            f"not valid UTF-8 (byte {exc.start}); read as Windows-1252",
-            "Check the text for garbled characters; save the file as UTF-8.",
+        self.manifest.finish_ingest(
+            ingest_id, summary={**outcomes, "chunks": chunks}, problems=loaded.problems
         )
-        return data.decode("cp1252", errors="replace"), warning
+        return report
+
+    def remove(self, article_ids: Sequence[str]) -> None:
+        """Delete these articles, then bring the search index up to date."""
+        self._remove(article_ids)
+        self.index.sync(self.store, self.manifest.generation())
+
+    def remove_all(self) -> int:
+        """Delete every article and every copy of one; how many articles there were."""
+        ids = [entry.id for entry in self.manifest.entries()]
+        self.manifest.release(ids)  # their copies go with them: nothing is left to re-home
+        self.store.remove_articles(ids)
+        self.manifest.remove(ids)
+        self.index.sync(self.store, self.manifest.generation())
+        return len(ids)
+
+    def _settle(self, article: Article) -> tuple[Outcome, int]:
+        """Do what the manifest decides for `article` (see `Manifest.admit`): (outcome,
+        chunks written).
+
+        Copies it lets go of are settled first, while it is pending: an interrupted run leaves
+        them in its keeping, to be settled again when it is. A copy holds no copies of its
+        own, so this goes one level deep.
+        """
+        body = hashlib.sha256(article.body.encode()).hexdigest()
+        admission = self.manifest.admit(
+            article, content_hash=self._content_hash(article, body), body_hash=body
+        )
+        if admission.dropped:
+            self.store.remove_articles([article.id])
+        for orphan in admission.orphans:
+            self._settle(orphan)
+        if admission.dropped:
+            self.manifest.remove([article.id])
+        if admission.outcome not in ("new", "changed"):
+            return admission.outcome, 0
+        written = index_article(
+            article,
+            store=self.store,
+            embedder=self._embedder(),
+            chunk_tokens=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
+        self.manifest.finish(article.id, chunks=written)
+        return admission.outcome, written
+
+    def _remove(self, article_ids: Sequence[str]) -> None:
+        """Delete these articles: released first (pending, so that an interrupted removal
+        leaves nothing that looks whole), then their chunks, then, once the copies they held
+        are settled in their own right, their manifest entries. The search index is left to
+        the caller (an ingest rebuilds it once, at its end)."""
+        orphans = self.manifest.release(article_ids)
+        self.store.remove_articles(article_ids)
+        for orphan in orphans:
+            self._settle(orphan)
+        self.manifest.remove(article_ids)
+
+    def _content_hash(self, article: Article, body_hash: str) -> str:
+        """A hash that changes with anything that changes the article's chunks."""
+        published = article.published_at.isoformat() if article.published_at else ""
+        fields = [
+            article.title,
+            article.source or "",
+            article.author or "",
+            article.url or "",
+            published,
+            body_hash,
+            self.settings.embedder,
+            str(self.settings.chunk_tokens),
+            str(self.settings.chunk_overlap),
+        ]
+        return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+
+    def _embedder(self) -> Embedder:
+        """The embedder, checked against the index and the chunk size."""
+        embedder = self._load_embedder()
+        if self.settings.chunk_tokens > embedder.max_length:
+            raise ConfigError(
+                f"chunks of {self.settings.chunk_tokens} tokens are longer than embedder "
+                f"{embedder.name!r} reads ({embedder.max_length} tokens)",
+                hint=f"Use --chunk-tokens {embedder.max_length} or fewer.",
+            )
+        self.store.bind_embedder(embedder.name, embedder.dim)
+        return embedder

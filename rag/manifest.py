@@ -8,7 +8,8 @@ leaves the article `pending`, and the next ingest of it redoes it from the start
 
 A text found again under another id is stored once: the second article becomes a copy row
 of the first (its holder), kept whole so that it can be indexed in its own right when the
-holder's text changes or the holder is removed.
+holder's text changes or the holder is removed. Which of these an article is (new, changed,
+unchanged or a copy) is decided here, by `Manifest.admit`, in one transaction per article.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rag.types import Article, Problem
 
@@ -79,6 +80,26 @@ class Entry:
     state: str
 
 
+Outcome = Literal["new", "changed", "unchanged", "copy"]
+"""What an ingest does with one article (see `Manifest.admit`)."""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The manifest's decision on one article of an ingest, and the work it leaves to the
+    writer, which owns the chunks."""
+
+    outcome: Outcome
+    """new or changed: the article is pending, its chunks are to be written, then `finish`ed;
+    unchanged: nothing to do; copy: recorded as a copy of the article holding its body."""
+    orphans: tuple[Article, ...] = ()
+    """Its copies that lose their holder (its body changed, or it became a copy itself), to be
+    admitted in their own right before its chunks change."""
+    dropped: bool = False
+    """A copy now that had chunks of its own: it is pending, its chunks are to be deleted, then
+    the entry `remove`d."""
+
+
 @dataclass(frozen=True)
 class IngestRecord:
     """One past ingest: when, what it did, and its problems."""
@@ -115,19 +136,39 @@ class Manifest:
         with self._db() as db:
             return [Entry(*row) for row in db.execute("SELECT * FROM articles ORDER BY id")]
 
-    def same_body(self, body_hash: str, *, other_than: str) -> Entry | None:
-        """A finished article with this exact body under another id, if there is one."""
-        with self._db() as db:
-            row = db.execute(
-                "SELECT * FROM articles WHERE body_hash = ? AND id != ? AND state = 'done'",
-                (body_hash, other_than),
-            ).fetchone()
-        return Entry(*row) if row else None
+    def admit(self, article: Article, *, content_hash: str, body_hash: str) -> Admission:
+        """Decide, in one transaction, what an ingest does with `article`, and record it.
 
-    def begin(self, article: Article, *, content_hash: str, body_hash: str) -> None:
-        """Mark `article` pending, before its chunks are written."""
-        published = _iso(article.published_at)
+        Unchanged (same content hash, done): only a move to another file is recorded, for
+        `--prune`. Else, if a finished article under another id holds the same body, this one
+        becomes a copy of it. Else it is new or changed and marked pending, before its chunks
+        are written; copies of it whose body is not its new body become orphans.
+        """
         with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")  # read and write as one, even beside another ingest
+            row = db.execute("SELECT * FROM articles WHERE id = ?", (article.id,)).fetchone()
+            entry = Entry(*row) if row else None
+            if entry is not None and entry.state == "done" and entry.content_hash == content_hash:
+                if entry.file != article.file:
+                    db.execute(
+                        "UPDATE articles SET origin = ?, file = ? WHERE id = ?",
+                        (article.origin, article.file, article.id),
+                    )
+                return Admission("unchanged")
+            holder = db.execute(
+                "SELECT id FROM articles WHERE body_hash = ? AND id != ? AND state = 'done'",
+                (body_hash, article.id),
+            ).fetchone()
+            copies = _copies_of(db, article.id)
+            if holder is not None:
+                if entry is not None:  # it had a text of its own before: that goes
+                    db.execute("UPDATE articles SET state = 'pending' WHERE id = ?", (article.id,))
+                db.execute("DELETE FROM copies WHERE id = ?", (article.id,))
+                db.execute(
+                    "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", _copy_row(holder[0], article)
+                )
+                orphans = tuple(copies) if entry is not None else ()
+                return Admission("copy", orphans, dropped=entry is not None)
             db.execute(
                 "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending')",
                 (
@@ -136,7 +177,7 @@ class Manifest:
                     body_hash,
                     article.title,
                     article.source,
-                    published,
+                    _iso(article.published_at),
                     article.origin,
                     article.file,
                 ),
@@ -145,6 +186,8 @@ class Manifest:
                 "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)",
                 _copy_row(article.id, article),
             )
+            orphans = tuple(c for c in copies if c.body != article.body)
+            return Admission("changed" if entry is not None else "new", orphans)
 
     def finish(self, article_id: str, *, chunks: int) -> None:
         """Mark an article done, after its chunks are written; it is nobody's copy now."""
@@ -155,32 +198,14 @@ class Manifest:
             db.execute("DELETE FROM copies WHERE id = ? AND holder != id", (article_id,))
             db.execute("UPDATE generation SET n = n + 1")
 
-    def add_copy(self, holder: str, article: Article) -> None:
-        """Record `article` as a copy of `holder`, whose chunks hold the same body."""
+    def release(self, article_ids: Sequence[str]) -> list[Article]:
+        """Mark these articles pending, before their chunks are deleted, so that an interrupted
+        removal leaves nothing that looks whole; the copies they held, which lose their holder."""
         with self._db() as db:
-            db.execute("DELETE FROM copies WHERE id = ?", (article.id,))
-            db.execute(
-                "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", _copy_row(holder, article)
+            db.executemany(
+                "UPDATE articles SET state = 'pending' WHERE id = ?", [(i,) for i in article_ids]
             )
-
-    def copies(self, holder: str) -> list[tuple[str, str | None, str | None]]:
-        """(origin, source, url) of every place the article's text was found."""
-        with self._db() as db:
-            return list(
-                db.execute(
-                    "SELECT origin, source, url FROM copies WHERE holder = ? ORDER BY origin",
-                    (holder,),
-                )
-            )
-
-    def copies_of(self, holder: str) -> list[Article]:
-        """The other articles stored as copies of `holder`, whole."""
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT article FROM copies WHERE holder = ? AND id != holder ORDER BY id",
-                (holder,),
-            )
-            return [_article(json.loads(row[0])) for row in rows]
+            return [copy for i in article_ids for copy in _copies_of(db, i)]
 
     def drop_copies_gone(self, under: Path, *, keep: set[str]) -> int:
         """Forget the copies read from a file inside `under` that no longer exists, except
@@ -206,20 +231,6 @@ class Manifest:
                     "SELECT * FROM articles WHERE substr(file, 1, ?) = ?", (len(prefix), prefix)
                 )
             return [Entry(*row) for row in rows]
-
-    def moved(self, article: Article) -> None:
-        """Record where an unchanged article is read from now."""
-        with self._db() as db:
-            db.execute(
-                "UPDATE articles SET origin = ?, file = ? WHERE id = ?",
-                (article.origin, article.file, article.id),
-            )
-
-    def mark_pending(self, article_ids: Sequence[str]) -> None:
-        with self._db() as db:
-            db.executemany(
-                "UPDATE articles SET state = 'pending' WHERE id = ?", [(i,) for i in article_ids]
-            )
 
     def remove(self, article_ids: Sequence[str]) -> None:
         with self._db() as db:
@@ -259,6 +270,13 @@ class Manifest:
             return None
         problems = tuple(Problem(**p) for p in json.loads(row[3]))
         return IngestRecord(row[0], row[1], json.loads(row[2]), problems)
+
+
+def _copies_of(db: sqlite3.Connection, holder: str) -> list[Article]:
+    rows = db.execute(
+        "SELECT article FROM copies WHERE holder = ? AND id != holder ORDER BY id", (holder,)
+    )
+    return [_article(json.loads(row[0])) for row in rows]
 
 
 def _copy_row(holder: str, article: Article) -> tuple[str | None, ...]:

@@ -1,30 +1,33 @@
-"""The one place where the stages meet: ingest, ask and status over one index.
+"""The one place where the stages meet: search, ask and status over one index.
 
-The CLI, the UI and the evaluation call a `Pipeline` and never reach around it. Models load
-on first use; pass `embedder=` or `generator=` to put something else behind a seam.
+The CLI, the UI and the evaluation call a `Pipeline` and never reach around it. It is the
+read side; ingests and removals go through it to its `Writer` (see `rag.ingest`), which shares
+its store, manifest and search index. Models load on first use; pass `embedder=` or
+`generator=` to put something else behind a seam.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 from rag.answer import answer, decline, unsupported
 from rag.backends.chroma import ChromaStore, StoreStats
 from rag.config import Settings
-from rag.errors import ConfigError, InputError
+from rag.errors import InputError
 from rag.filters import check_sources, describe, no_match
 from rag.followup import needs_history, rewrite
 from rag.generate import Generator, fit_context
-from rag.index import Embedder, index_article
-from rag.ingest import load_articles
+from rag.index import Embedder
+
+# Re-exported: the types of `Pipeline.ingest`, for its callers.
+from rag.ingest import ArticleDone as ArticleDone
+from rag.ingest import IngestReport as IngestReport
+from rag.ingest import Writer
 from rag.kinds import question_kind
 from rag.manifest import Entry, IngestRecord, Manifest
 from rag.model_check import ensure_model_runs, last_pass
@@ -32,34 +35,9 @@ from rag.models import describe_model, model_file, resolve_embedder, resolve_mod
 from rag.query import Plan, plan
 from rag.retrieve import Tuning, retrieve
 from rag.search_index import SearchIndex
-from rag.types import Answer, Article, Filters, Passage, Problem, Turn
+from rag.types import Answer, Filters, Passage, Turn
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-Outcome = Literal["new", "changed", "unchanged", "copy"]
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What an ingest did: articles read, chunks written, and the inputs it could not use."""
-
-    articles: int
-    chunks: int
-    problems: tuple[Problem, ...]
-    seconds: float
-    outcomes: dict[str, int] = field(default_factory=dict)
-    """Articles per outcome (new, changed, unchanged, copy), and removed ones with prune."""
-
-
-@dataclass(frozen=True)
-class ArticleDone:
-    """One article of an ingest is done: what happened to it, out of how many."""
-
-    article: Article
-    outcome: Outcome
-    chunks: int
-    """Chunks written for it (0 unless new or changed)."""
-    total: int
-    """Articles in this ingest."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +103,13 @@ class Pipeline:
         self.index = SearchIndex(settings.data_dir / "search")
         self._embedder = embedder
         self._generator = generator
+        self.writer = Writer(
+            settings,
+            store=self.store,
+            manifest=self.manifest,
+            index=self.index,
+            embedder=lambda: self.embedder,
+        )
 
     @property
     def embedder(self) -> Embedder:
@@ -181,150 +166,18 @@ class Pipeline:
         prune: bool = False,
         on_article: Callable[[ArticleDone], object] | None = None,
     ) -> IngestReport:
-        """Load the articles under `paths` and index those that are new or changed.
-
-        Unchanged articles are skipped, a changed one replaces its old chunks, and an article
-        whose exact body is already indexed under another id is recorded as a copy of it.
-        Paths may be files, folders or http(s) URLs. `source` overrides every article's
-        source; `fields` renames JSON keys (see `load_articles`). With `prune`, articles once
-        read from a file inside one of the folders in `paths` but not found there now are
-        removed.
-        `on_article` hears of each article as it is done (for progress bars).
-        """
-        started = time.perf_counter()
-        loaded = load_articles(paths, source=source, fields=fields)
-        ingest_id = self.manifest.start_ingest()
-        generation = self.manifest.generation()
-        outcomes: Counter[str] = Counter()
-        chunks = 0
-        first_of_body: dict[str, str] = {}
-        for article in loaded.articles:
-            outcome, written = self._ingest_one(article, first_of_body)
-            outcomes[outcome] += 1
-            chunks += written
-            if on_article is not None:
-                on_article(ArticleDone(article, outcome, written, len(loaded.articles)))
-        if prune:
-            seen = {article.id for article in loaded.articles}
-            folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
-            # Only articles whose file is gone: a file that failed to read this time stays.
-            gone = [
-                entry.id
-                for folder in folders
-                for entry in self.manifest.find(under=folder)
-                if entry.id not in seen and not Path(entry.file).exists()
-            ]
-            copies_gone = sum(self.manifest.drop_copies_gone(f, keep=seen) for f in folders)
-            self._remove(gone)
-            outcomes["removed"] = len(gone) + copies_gone
-        if self.manifest.generation() != generation:
-            self.index.sync(self.store, self.manifest.generation())
-        report = IngestReport(
-            articles=len(loaded.articles),
-            chunks=chunks,
-            problems=tuple(loaded.problems),
-            seconds=time.perf_counter() - started,
-            outcomes=dict(outcomes),
+        """Add the articles under `paths` to the index (see `Writer.ingest`)."""
+        return self.writer.ingest(
+            paths, source=source, fields=fields, prune=prune, on_article=on_article
         )
-        self.manifest.finish_ingest(
-            ingest_id, summary={**outcomes, "chunks": chunks}, problems=loaded.problems
-        )
-        return report
-
-    def _ingest_one(self, article: Article, first_of_body: dict[str, str]) -> tuple[Outcome, int]:
-        """Index one article unless it is unchanged or a copy: (outcome, chunks written).
-
-        `first_of_body` maps body hashes seen in this ingest to their article ids.
-        """
-        content, body = self._hashes(article)
-        entry = self.manifest.get(article.id)
-        if entry is not None and entry.state == "done" and entry.content_hash == content:
-            first_of_body.setdefault(body, article.id)
-            if entry.file != article.file:  # moved: remember where it is now, for --prune
-                self.manifest.moved(article)
-            return "unchanged", 0
-        twin = first_of_body.get(body)
-        if twin is None:
-            indexed = self.manifest.same_body(body, other_than=article.id)
-            twin = indexed.id if indexed is not None else article.id
-        first_of_body[body] = twin  # the id that holds this text
-        if twin != article.id:
-            if entry is not None:  # it had a text of its own before: drop that
-                self._remove([article.id])
-            self.manifest.add_copy(twin, article)
-            return "copy", 0
-        self.manifest.begin(article, content_hash=content, body_hash=body)
-        self._rehome_copies(article.id, unless_body=body)
-        written = index_article(
-            article,
-            store=self.store,
-            embedder=self._embedder_for_writing(),
-            chunk_tokens=self.settings.chunk_tokens,
-            chunk_overlap=self.settings.chunk_overlap,
-        )
-        self.manifest.finish(article.id, chunks=written)
-        return ("changed" if entry is not None else "new"), written
 
     def remove(self, article_ids: Sequence[str]) -> None:
-        """Delete these articles, then bring the search index up to date."""
-        self._remove(article_ids)
-        self.index.sync(self.store, self.manifest.generation())
+        """Delete these articles (see `Writer.remove`)."""
+        self.writer.remove(article_ids)
 
     def remove_all(self) -> int:
-        """Delete every article and every copy of one; how many articles there were."""
-        ids = [entry.id for entry in self.manifest.entries()]
-        self.manifest.mark_pending(ids)
-        self.store.remove_articles(ids)
-        self.manifest.remove(ids)  # their copies with them: nothing is left to re-home
-        self.index.sync(self.store, self.manifest.generation())
-        return len(ids)
-
-    def _remove(self, article_ids: Sequence[str]) -> None:
-        """Delete these articles: marked pending first, so that an interrupted removal
-        leaves nothing that looks whole; then their chunks; then their manifest entries.
-        The search index is left to the caller (an ingest rebuilds it once, at its end)."""
-        self.manifest.mark_pending(article_ids)
-        self.store.remove_articles(article_ids)
-        for article_id in article_ids:
-            self._rehome_copies(article_id)
-        self.manifest.remove(article_ids)
-
-    def _rehome_copies(self, holder: str, *, unless_body: str | None = None) -> None:
-        """Index in their own right the copies of `holder`, which no longer holds their text
-        (it is pending: changed or being removed). Copies of body `unless_body` stay."""
-        first_of_body: dict[str, str] = {}
-        for copy in self.manifest.copies_of(holder):
-            if hashlib.sha256(copy.body.encode()).hexdigest() != unless_body:
-                self._ingest_one(copy, first_of_body)
-
-    def _hashes(self, article: Article) -> tuple[str, str]:
-        """(content hash, body hash): the first changes with anything that changes the chunks."""
-        body = hashlib.sha256(article.body.encode()).hexdigest()
-        published = article.published_at.isoformat() if article.published_at else ""
-        fields = [
-            article.title,
-            article.source or "",
-            article.author or "",
-            article.url or "",
-            published,
-            body,
-            self.settings.embedder,
-            str(self.settings.chunk_tokens),
-            str(self.settings.chunk_overlap),
-        ]
-        return hashlib.sha256("\x1f".join(fields).encode()).hexdigest(), body
-
-    def _embedder_for_writing(self) -> Embedder:
-        """The embedder, checked once against the index and the chunk size."""
-        embedder = self.embedder
-        if self.settings.chunk_tokens > embedder.max_length:
-            raise ConfigError(
-                f"chunks of {self.settings.chunk_tokens} tokens are longer than embedder "
-                f"{embedder.name!r} reads ({embedder.max_length} tokens)",
-                hint=f"Use --chunk-tokens {embedder.max_length} or fewer.",
-            )
-        self.store.bind_embedder(embedder.name, embedder.dim)
-        return embedder
+        """Delete every article; how many there were (see `Writer.remove_all`)."""
+        return self.writer.remove_all()
 
     def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
         """`question` as it reads without the conversation `history` (oldest turn first):

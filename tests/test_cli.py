@@ -13,7 +13,7 @@ from conftest import KeywordEmbedder, write
 
 from rag.cli import build_parser, main
 from rag.config import load_settings
-from rag.ingest import TEXT_SUFFIXES
+from rag.load import TEXT_SUFFIXES
 from rag.models import DEFAULT_MODEL_FILE
 from rag.pipeline import Pipeline
 

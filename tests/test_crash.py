@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -42,14 +43,11 @@ def done_articles(data_dir: Path) -> int:
 
 def state(data_dir: Path) -> tuple[list[str], list[tuple[str, str, int]], dict[str, int]]:
     """Chunk ids in Chroma, manifest rows (id, state, chunks), chunks per article in Chroma."""
-    collection = ChromaStore(data_dir / "chroma")._collection
-    stored = collection.get(include=["metadatas"])
-    per_article: dict[str, int] = {}
-    for meta in stored["metadatas"] or []:
-        per_article[str(meta["article_id"])] = per_article.get(str(meta["article_id"]), 0) + 1
+    chunks = ChromaStore(data_dir / "chroma").everything()[0]
+    per_article = Counter(chunk.article_id for chunk in chunks)
     with sqlite3.connect(data_dir / "manifest.sqlite3") as db:
         rows = [tuple(r) for r in db.execute("SELECT id, state, chunks FROM articles ORDER BY id")]
-    return sorted(stored["ids"]), rows, per_article  # type: ignore[return-value]
+    return sorted(chunk.id for chunk in chunks), rows, dict(per_article)  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="module")

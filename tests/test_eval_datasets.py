@@ -8,7 +8,7 @@ from conftest import REPO, SHARED_DATA, write
 
 from eval.datasets import load_dataset
 from rag.errors import InputError
-from rag.ingest import load_articles
+from rag.load import load_articles
 from rag.pipeline import default_corpus
 
 GOOD = {

@@ -40,7 +40,17 @@ def dump(path: Path, *bodies: str) -> Path:
 
 
 def chunk_ids(pipeline: Pipeline) -> list[str]:
-    return sorted(pipeline.store._collection.get()["ids"])
+    return sorted(chunk.id for chunk in pipeline.store.everything()[0])
+
+
+def state(pipeline: Pipeline) -> tuple[list[str], list[tuple[str, str]]]:
+    """Chunk ids, and (article id, state) of every manifest entry."""
+    return chunk_ids(pipeline), [(e.id, e.state) for e in pipeline.manifest.entries()]
+
+
+def indexed(pipeline: Pipeline) -> list[tuple[str | None, str | None]]:
+    """(source, url) of every chunk in the store."""
+    return [(chunk.source, chunk.url) for chunk in pipeline.store.everything()[0]]
 
 
 def test_an_unchanged_rerun_embeds_nothing(settings: Settings, tmp_path: Path) -> None:
@@ -90,13 +100,10 @@ def test_an_exact_duplicate_is_stored_once_with_every_source(
     )
     pipeline = Pipeline(settings, embedder=CountingEmbedder())
     assert pipeline.ingest([first, second]).outcomes == {"new": 1, "copy": 1}
-    assert pipeline.store.count() == 1
-    copies = pipeline.manifest.copies("https://x.example/0")
-    assert [(source, url) for _, source, url in copies] == [
-        ("Herald", "https://herald.example/t"),
-        ("Post", "https://x.example/0"),
-    ]
+    assert indexed(pipeline) == [("Post", "https://x.example/0")]
     assert pipeline.ingest([first, second]).outcomes == {"unchanged": 1, "copy": 1}
+    pipeline.remove(["https://x.example/0"])  # the copy kept its source: it takes the text over
+    assert indexed(pipeline) == [("Herald", "https://herald.example/t")]
 
 
 def test_an_interrupted_ingest_finishes_on_the_next_run(settings: Settings, tmp_path: Path) -> None:
@@ -165,8 +172,12 @@ def test_three_copies_of_an_indexed_text_point_at_it(settings: Settings, tmp_pat
     ]
     later = write(tmp_path / "b.jsonl", "\n".join(json.dumps(r) for r in others))
     assert pipeline.ingest([later]).outcomes == {"copy": 2}
-    assert len(pipeline.manifest.copies("https://x.example/0")) == 3
     assert pipeline.store.count() == 1
+    # Both copies point at it: with it gone, one takes the text over and the other points there.
+    pipeline.remove(["https://x.example/0"])
+    assert state(pipeline) == (["https://o.example/0::0"], [("https://o.example/0", "done")])
+    pipeline.remove(["https://o.example/0"])
+    assert state(pipeline) == (["https://o.example/1::0"], [("https://o.example/1", "done")])
 
 
 def test_prune_keeps_what_failed_to_read_and_follows_moves(
@@ -190,11 +201,6 @@ def story(path: Path, url: str, body: str, source: str = "Post") -> Path:
     return write(path, json.dumps({"title": "T", "url": url, "source": source, "body": body}))
 
 
-def state(pipeline: Pipeline) -> tuple[list[str], list[tuple[str, str]]]:
-    """Chunk ids, and (article id, state) of every manifest entry."""
-    return chunk_ids(pipeline), [(e.id, e.state) for e in pipeline.manifest.entries()]
-
-
 @pytest.mark.parametrize("how", ["change", "remove"])
 def test_copies_get_their_own_chunks_when_the_holder_lets_go(
     settings: Settings, tmp_path: Path, how: str
@@ -213,11 +219,11 @@ def test_copies_get_their_own_chunks_when_the_holder_lets_go(
     )
     clean.ingest([holder, copy] if how == "change" else [copy])
     assert state(pipeline) == state(clean)
-    assert pipeline.manifest.copies("https://b.example/1") == [
-        (f"{copy} record 1", "Herald", "https://b.example/1")
-    ]
+    entry = pipeline.manifest.get("https://b.example/1")
+    assert entry is not None and (entry.origin, entry.source) == (f"{copy} record 1", "Herald")
     results = pipeline.search("London talks", k=1).passages
     assert results[0].chunk.article_id == "https://b.example/1"
+    assert results[0].chunk.url == "https://b.example/1"
 
 
 def test_a_copy_rehomed_when_a_crash_hits_is_finished_by_the_next_run(
@@ -247,7 +253,9 @@ def test_prune_forgets_copies_whose_file_is_gone(settings: Settings, tmp_path: P
     pipeline.ingest([folder])
     copy.unlink()
     assert pipeline.ingest([folder], prune=True).outcomes == {"unchanged": 1, "removed": 1}
-    assert [source for _, source, _ in pipeline.manifest.copies("https://a.example/1")] == ["Post"]
+    pipeline.remove(["https://a.example/1"])  # the copy is forgotten: nothing takes the text over
+    assert state(pipeline) == ([], [])
+    pipeline.ingest([folder])
     holder.unlink()
     pipeline.ingest([folder], prune=True)
     assert state(pipeline) == ([], [])

@@ -138,13 +138,20 @@ def test_an_empty_index_abstains_without_calling_the_model(settings: Settings) -
 def test_reingesting_replaces_instead_of_duplicating(settings: Settings, corpus: Path) -> None:
     pipeline, _ = make_pipeline(settings)
     pipeline.ingest([corpus])
+    before = pipeline.store.everything()[0]
     write(corpus / "rome.txt", "Rome hosted a football final. " * 40)
     pipeline.ingest([corpus])
     stats = pipeline.status().stats
     # rome.txt changed, so it has a new id: two versions are two articles (manifest: issue 4).
     assert stats.articles == 4
+    chunks = pipeline.store.everything()[0]
+    assert [c for c in chunks if c in before] == before  # every chunk there once, unaltered
+    added = [c for c in chunks if c not in before]
+    assert len({c.article_id for c in added}) == 1
+    assert all(c.text.startswith("Rome hosted a football final.") for c in added)
     pipeline.ingest([corpus])
     assert pipeline.status().stats == stats
+    assert pipeline.store.everything()[0] == chunks  # the same chunks, none written twice
 
 
 def test_problems_are_reported_and_the_rest_ingested(settings: Settings, corpus: Path) -> None:

@@ -40,7 +40,7 @@ def bm25_ids(pipeline: Pipeline) -> list[str]:
 
 
 def chroma_ids(pipeline: Pipeline) -> list[str]:
-    return sorted(pipeline.store._collection.get()["ids"])
+    return sorted(chunk.id for chunk in pipeline.store.everything()[0])
 
 
 def test_bm25_stays_in_step_with_adds_changes_and_removals(

@@ -21,7 +21,7 @@ from rag.backends.sentence_transformers import SentenceTransformerEmbedder
 from rag.chunking import chunk_article
 from rag.config import DEFAULT_EMBEDDER, Settings
 from rag.index import embedding_text
-from rag.ingest import load_articles
+from rag.load import load_articles
 from rag.models import resolve_embedder
 from rag.pipeline import Pipeline, default_corpus
 

@@ -15,8 +15,8 @@ from typing import ClassVar
 import pytest
 from conftest import write
 
-from rag import fetch, ingest
-from rag.ingest import load_articles
+from rag import fetch, load
+from rag.load import load_articles
 from rag.types import Article
 
 PAGE = """<html><head><title>Bridge reopens | Courier</title>
@@ -175,7 +175,7 @@ def test_field_mapping_for_other_json_schemas(tmp_path: Path) -> None:
 def test_oversized_files_and_unreadable_types_are_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(load, "MAX_FILE_BYTES", 100)
     big = write(tmp_path / "news" / "big.txt", "word " * 100)
     write(tmp_path / "news" / "ok.txt", "Short news.")
     for name in ("a.png", "b.png", "c.docx"):

@@ -11,7 +11,7 @@ from conftest import SHARED_DATA, KeywordEmbedder, write
 from rag.config import Settings
 from rag.errors import ArticleError
 from rag.formats import MAX_BODY_CHARS, article_id, split_front_matter
-from rag.ingest import load_articles
+from rag.load import load_articles
 from rag.pipeline import Pipeline
 
 MD = """---
