@@ -183,7 +183,9 @@ class Pipeline:
         """`question` as it reads without the conversation `history` (oldest turn first):
         rewritten by the model when its wording leans on the turns before it (see
         `rag.followup`), else as asked. The model is used only to rewrite."""
-        question = check_question(question)
+        return self._standalone(check_question(question), history)
+
+    def _standalone(self, question: str, history: Sequence[Turn]) -> str:
         if not needs_history(question, history):
             return question
         return rewrite(question, history, self.generator)
@@ -204,13 +206,13 @@ class Pipeline:
         `standalone_question`); the answer is to that question, and keeps the user's own
         words in `follow_up`. `on_token` sees the short answer as the model writes it.
         """
-        asked = check_question(question)
-        question = self.standalone_question(asked, history)
+        asked = check_question(question)  # checked once here, not again below
+        question = self._standalone(asked, history)
         self._user_filters(filters)  # a mistyped source fails before the models load
         generator, _ = self.generator, self.embedder  # load before the clock: not answer time
         kind = question_kind(question)
         started = time.perf_counter()
-        found = self.search(question, k=self.settings.k, filters=filters)
+        found = self._search(question, k=self.settings.k, filters=filters)
         timings = {"retrieve": time.perf_counter() - started}
         budget = self.settings.context_tokens - self.settings.max_tokens
         passages = fit_context(
@@ -262,7 +264,9 @@ class Pipeline:
         says which of them matched nothing. Only what was read from the question is dropped
         when nothing passes it, with a note saying so.
         """
-        question = check_question(question)
+        return self._search(check_question(question), k=k, filters=filters)
+
+    def _search(self, question: str, *, k: int, filters: Filters | None) -> SearchResult:
         embedder = self.embedder
         self.store.check_embedder(embedder.name, embedder.dim)
         given = self._user_filters(filters)
