@@ -29,11 +29,11 @@ from rag.generate import (
     OPTION_LETTERS,
     SHORT_ANSWER_SHOTS,
     YES_NO_INSTRUCTION,
-    Generator,
     build_messages,
 )
 from rag.kinds import Kind
 from rag.names import Sentence, candidate_names
+from rag.seams import Generator
 from rag.search_index import lexical_text
 from rag.types import Citation, Passage
 from rag.verify import (

@@ -19,13 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.backends.chroma import ChromaStore
-from rag.chunking import chunk_article
+from rag.chunking import chunk_article, embedding_text
 from rag.config import Settings
 from rag.errors import ConfigError
-from rag.index import Embedder, embedding_text
 from rag.load import load_articles
 from rag.manifest import Manifest, Outcome
+from rag.seams import Embedder, Store
 from rag.search_index import SearchIndex
 from rag.types import Article, Problem
 
@@ -57,7 +56,7 @@ class ArticleDone:
 def index_article(
     article: Article,
     *,
-    store: ChromaStore,
+    store: Store,
     embedder: Embedder,
     chunk_tokens: int,
     chunk_overlap: int,
@@ -83,7 +82,7 @@ class Writer:
         self,
         settings: Settings,
         *,
-        store: ChromaStore,
+        store: Store,
         manifest: Manifest,
         index: SearchIndex,
         embedder: Callable[[], Embedder],

@@ -24,8 +24,8 @@ from typing import Literal
 
 import numpy as np
 
-from rag.index import Embedder
 from rag.query import Part, Plan
+from rag.seams import Embedder
 from rag.search_index import SearchIndex
 from rag.types import Chunk, Filters, Passage
 

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from rag.config import Settings, load_settings
-from rag.generate import Message
-from rag.index import Vectors
+from rag.seams import Message, Vectors
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
