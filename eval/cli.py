@@ -110,7 +110,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         )
     from tqdm import tqdm
 
-    from eval.datasets import load_dataset
+    from eval.questions import load_dataset
     from eval.report import (
         CorpusInfo,
         DatasetInfo,

@@ -22,7 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.evidence import best_support, excerpts, relevance, strongest
-from rag.generate import (
+from rag.kinds import Kind
+from rag.names import Sentence, candidate_names
+from rag.prompt import (
     NAME_INSTRUCTION,
     NOT_IN_CORPUS,
     OPEN_INSTRUCTION,
@@ -31,8 +33,6 @@ from rag.generate import (
     YES_NO_INSTRUCTION,
     build_messages,
 )
-from rag.kinds import Kind
-from rag.names import Sentence, candidate_names
 from rag.seams import Generator
 from rag.search_index import lexical_text
 from rag.types import Citation, Passage

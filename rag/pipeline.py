@@ -21,7 +21,6 @@ from rag.config import Settings
 from rag.errors import InputError
 from rag.filters import check_sources, describe, no_match
 from rag.followup import needs_history, rewrite
-from rag.generate import fit_context
 
 # Re-exported: the types of `Pipeline.ingest`, for its callers.
 from rag.ingest import ArticleDone as ArticleDone
@@ -31,7 +30,8 @@ from rag.kinds import question_kind
 from rag.manifest import Entry, IngestRecord, Manifest
 from rag.model_check import ensure_model_runs, last_pass
 from rag.models import describe_model, model_file, resolve_embedder, resolve_model
-from rag.query import Plan, plan
+from rag.plan import Plan, plan
+from rag.prompt import fit_context
 from rag.retrieve import Tuning, retrieve
 from rag.seams import Embedder, Generator, Store
 from rag.search_index import SearchIndex
@@ -50,7 +50,7 @@ class SearchResult:
     filters: Filters
     notes: tuple[str, ...] = ()
     claims: tuple[str, ...] = ()
-    """The question's clauses, when it has several (see `rag.query.Plan.claims`)."""
+    """The question's clauses, when it has several (see `rag.plan.Plan.claims`)."""
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import KeywordEmbedder, ScriptedGenerator, write
 
-from eval.datasets import Question, load_dataset
 from eval.markdown import _selection, compare
+from eval.questions import Question, load_dataset
 from eval.report import DatasetInfo, Environment, Options, Report, write_report
 from eval.runner import conversation, evaluate, select
 from eval.summary import Summary, summarize

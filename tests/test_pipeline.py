@@ -10,8 +10,8 @@ from conftest import KeywordEmbedder, ScriptedGenerator, write
 
 from rag.config import Settings
 from rag.errors import ConfigError, InputError
-from rag.generate import NOT_IN_CORPUS
 from rag.pipeline import Pipeline, default_corpus
+from rag.prompt import NOT_IN_CORPUS
 from rag.types import Filters
 
 ARTICLES = {

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rag.generate import (
+from rag.prompt import (
     NOT_IN_CORPUS,
     OPEN_INSTRUCTION,
     YES_NO_INSTRUCTION,
