@@ -51,7 +51,6 @@ def chunk_article(
                 char_end=start + len(text),
                 title=article.title,
                 source=article.source,
-                author=article.author,
                 url=article.url,
                 published_at=article.published_at,
             )

@@ -207,7 +207,8 @@ class Writer:
         self.manifest.remove(article_ids)
 
     def _content_hash(self, article: Article, body_hash: str) -> str:
-        """A hash that changes with anything that changes the article's chunks."""
+        """A hash that changes with anything that changes the article's chunks (and with its
+        author, which chunks no longer carry: kept so that the hashes already recorded hold)."""
         published = article.published_at.isoformat() if article.published_at else ""
         fields = [
             article.title,

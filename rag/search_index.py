@@ -36,8 +36,9 @@ from rag.words import sentences, terms
 META_FILE = "meta.json"
 CHUNKS_FILE = "chunks.jsonl"
 VECTORS_FILE = "vectors.npy"
-LAYOUT = 3
-"""Bumped whenever what is saved changes (2: sentences; 3: stems without a final -e)."""
+LAYOUT = 4
+"""Bumped whenever what is saved changes (2: sentences; 3: stems without a final -e; 4: chunks
+without an author)."""
 SENTENCES_DIR = "sentences"
 MEMBERS_FILE = "sentence_members.npz"
 

@@ -40,7 +40,6 @@ class Chunk:
     char_end: int
     title: str
     source: str | None = None
-    author: str | None = None
     url: str | None = None
     published_at: datetime | None = None
 

@@ -130,13 +130,12 @@ def _metadata(chunk: Chunk) -> dict[str, str | int]:
         "char_end": chunk.char_end,
         "title": chunk.title,
     }
-    for name in ("source", "author", "url"):
+    for name in ("source", "url"):
         value = getattr(chunk, name)
         if value is not None:
             meta[name] = value
     if chunk.published_at is not None:
         meta["published_at"] = chunk.published_at.isoformat()
-        meta["published_ts"] = int(chunk.published_at.timestamp())
     return meta
 
 
@@ -150,7 +149,6 @@ def _chunk(text: str, meta: Mapping[str, Any]) -> Chunk:
         char_end=int(meta["char_end"]),
         title=str(meta["title"]),
         source=meta.get("source"),
-        author=meta.get("author"),
         url=meta.get("url"),
         published_at=datetime.fromisoformat(published) if published else None,
     )
