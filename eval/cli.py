@@ -110,6 +110,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         )
     from tqdm import tqdm
 
+    from eval.output import write_report
     from eval.questions import load_dataset
     from eval.report import (
         CorpusInfo,
@@ -117,7 +118,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         Options,
         Report,
         environment,
-        write_report,
     )
     from eval.runner import QueryResult, corpus_index, evaluate, select
     from eval.summary import summarize

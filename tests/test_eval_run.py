@@ -10,8 +10,9 @@ import pytest
 from conftest import KeywordEmbedder, ScriptedGenerator, write
 
 from eval.markdown import compare, render_markdown
+from eval.output import write_report
 from eval.questions import Question, load_dataset
-from eval.report import DatasetInfo, Environment, Options, Report, write_report
+from eval.report import DatasetInfo, Environment, Options, Report
 from eval.runner import conversation, evaluate, select
 from eval.summary import Summary, summarize
 from rag.cli import main
