@@ -26,6 +26,7 @@ PURE = (
     "test_eval_questions.py",
     "test_followup.py",
     "test_kinds.py",
+    "test_layout.py",
     "test_load.py",
     "test_models.py",
     "test_names.py",
