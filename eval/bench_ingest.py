@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.chunking import chunk_article
+from rag.chunking import chunk_article, embedding_text
 from rag.config import load_settings
-from rag.index import embedding_text
 from rag.load import load_articles
 from rag.pipeline import Pipeline
 

@@ -110,14 +110,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         )
     from tqdm import tqdm
 
-    from eval.datasets import load_dataset
+    from eval.output import write_report
+    from eval.questions import load_dataset
     from eval.report import (
         CorpusInfo,
         DatasetInfo,
         Options,
         Report,
         environment,
-        write_report,
     )
     from eval.runner import QueryResult, corpus_index, evaluate, select
     from eval.summary import summarize

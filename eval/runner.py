@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval import metrics
-from eval.datasets import Dataset, Question
+from eval.questions import Dataset, Question
 from rag.config import Settings
 from rag.errors import InputError
 from rag.pipeline import ArticleDone, Pipeline

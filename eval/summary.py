@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from eval import metrics
-from eval.datasets import Dataset
+from eval.questions import Dataset
 from eval.runner import QueryResult
 
 CONSTANT_BASELINES = ("Yes", "No")

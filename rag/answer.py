@@ -22,18 +22,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.evidence import best_support, excerpts, relevance, strongest
-from rag.generate import (
+from rag.kinds import Kind
+from rag.names import Sentence, candidate_names
+from rag.prompt import (
     NAME_INSTRUCTION,
     NOT_IN_CORPUS,
     OPEN_INSTRUCTION,
     OPTION_LETTERS,
     SHORT_ANSWER_SHOTS,
     YES_NO_INSTRUCTION,
-    Generator,
     build_messages,
 )
-from rag.kinds import Kind
-from rag.names import Sentence, candidate_names
+from rag.seams import Generator
 from rag.search_index import lexical_text
 from rag.types import Citation, Passage
 from rag.verify import (

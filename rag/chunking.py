@@ -1,4 +1,5 @@
-"""Split articles into token-bounded chunks that remember where they came from. No models here.
+"""Split articles into token-bounded chunks that remember where they came from, and say what
+the embedder reads of each. No models here.
 
 Lengths are counted with the embedder's tokenizer (passed in as `count_tokens`), so a chunk
 never runs past what the embedder reads. The work grows linearly with the body: the tokenizer
@@ -9,8 +10,6 @@ to 2 MB of news: 1.3 s per MB; 10 s per MB without sentence punctuation, a call 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.types import Article, Chunk
 
@@ -26,6 +25,8 @@ def chunk_article(
     count_tokens: Callable[[str], int],
 ) -> list[Chunk]:
     """Cut `article.body` into chunks of at most `size` tokens, `overlap` tokens shared."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=size,
         chunk_overlap=overlap,
@@ -50,10 +51,18 @@ def chunk_article(
                 char_end=start + len(text),
                 title=article.title,
                 source=article.source,
-                author=article.author,
                 url=article.url,
                 published_at=article.published_at,
             )
         )
         cursor = start + 1
     return chunks
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the embedder reads for a chunk: its article's title, then the chunk.
+
+    A chunk as long as the embedder's limit loses its last tokens to the title here: the
+    embedder reads the start, the whole chunk is still stored, shown and given to the model.
+    """
+    return f"{chunk.title}\n{chunk.text}"

@@ -18,8 +18,8 @@ import re
 from collections.abc import Sequence
 
 from rag.cite import MARKER
-from rag.generate import Generator, Message
 from rag.kinds import question_kind
+from rag.seams import Generator, Message
 from rag.types import Turn
 from rag.words import terms
 

@@ -19,13 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.backends.chroma import ChromaStore
-from rag.chunking import chunk_article
+from rag.chunking import chunk_article, embedding_text
 from rag.config import Settings
 from rag.errors import ConfigError
-from rag.index import Embedder, embedding_text
 from rag.load import load_articles
 from rag.manifest import Manifest, Outcome
+from rag.seams import Embedder, Store
 from rag.search_index import SearchIndex
 from rag.types import Article, Problem
 
@@ -57,7 +56,7 @@ class ArticleDone:
 def index_article(
     article: Article,
     *,
-    store: ChromaStore,
+    store: Store,
     embedder: Embedder,
     chunk_tokens: int,
     chunk_overlap: int,
@@ -83,7 +82,7 @@ class Writer:
         self,
         settings: Settings,
         *,
-        store: ChromaStore,
+        store: Store,
         manifest: Manifest,
         index: SearchIndex,
         embedder: Callable[[], Embedder],
@@ -208,7 +207,8 @@ class Writer:
         self.manifest.remove(article_ids)
 
     def _content_hash(self, article: Article, body_hash: str) -> str:
-        """A hash that changes with anything that changes the article's chunks."""
+        """A hash that changes with anything that changes the article's chunks (and with its
+        author, which chunks no longer carry: kept so that the hashes already recorded hold)."""
         published = article.published_at.isoformat() if article.published_at else ""
         fields = [
             article.title,

@@ -185,7 +185,7 @@ def _read_cache(path: Path) -> dict[str, dict[str, str]]:
 def _generate(model: Path, threads: int | None) -> None:
     """The child's work: the real backend, a short chat prompt, two tokens."""
     from rag.backends.llama_cpp import LlamaCppGenerator
-    from rag.generate import Message
+    from rag.seams import Message
 
     generator = LlamaCppGenerator(model, context_tokens=512, threads=threads)
     # A few hundred tokens, so that the kernels for batches of tokens run, as in an answer.

@@ -16,13 +16,11 @@ from datetime import datetime
 from pathlib import Path
 
 from rag.answer import answer, decline, unsupported
-from rag.backends.chroma import ChromaStore, StoreStats
+from rag.backends.chroma import ChromaStore
 from rag.config import Settings
 from rag.errors import InputError
 from rag.filters import check_sources, describe, no_match
 from rag.followup import needs_history, rewrite
-from rag.generate import Generator, fit_context
-from rag.index import Embedder
 
 # Re-exported: the types of `Pipeline.ingest`, for its callers.
 from rag.ingest import ArticleDone as ArticleDone
@@ -32,10 +30,12 @@ from rag.kinds import question_kind
 from rag.manifest import Entry, IngestRecord, Manifest
 from rag.model_check import ensure_model_runs, last_pass
 from rag.models import describe_model, model_file, resolve_embedder, resolve_model
-from rag.query import Plan, plan
+from rag.plan import Plan, plan
+from rag.prompt import fit_context
 from rag.retrieve import Tuning, retrieve
+from rag.seams import Embedder, Generator, Store
 from rag.search_index import SearchIndex
-from rag.types import Answer, Filters, Passage, Turn
+from rag.types import Answer, Filters, Passage, StoreStats, Turn
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -50,7 +50,7 @@ class SearchResult:
     filters: Filters
     notes: tuple[str, ...] = ()
     claims: tuple[str, ...] = ()
-    """The question's clauses, when it has several (see `rag.query.Plan.claims`)."""
+    """The question's clauses, when it has several (see `rag.plan.Plan.claims`)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Pipeline:
         generator: Generator | None = None,
     ) -> None:
         self.settings = settings
-        self.store = ChromaStore(settings.data_dir / "chroma")
+        self.store: Store = ChromaStore(settings.data_dir / "chroma")
         self.manifest = Manifest(settings.data_dir / "manifest.sqlite3")
         self.index = SearchIndex(settings.data_dir / "search")
         self._embedder = embedder

@@ -1,6 +1,6 @@
 """Find the passages for a question: dense and BM25 search fused, for each part of it.
 
-Each search (the whole question, and each part and claim of it, see `rag.query`) takes the
+Each search (the whole question, and each part and claim of it, see `rag.plan`) takes the
 best `candidates` chunks of both retrievers that pass its filters and scores every one of
 them by both, mixed as `bm25_weight` : 1 - `bm25_weight`:
 
@@ -24,8 +24,8 @@ from typing import Literal
 
 import numpy as np
 
-from rag.index import Embedder
-from rag.query import Part, Plan
+from rag.plan import Part, Plan
+from rag.seams import Embedder
 from rag.search_index import SearchIndex
 from rag.types import Chunk, Filters, Passage
 

@@ -25,22 +25,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from rag.index import Vectors
+from rag.seams import Store, Vectors
 from rag.types import Chunk, Filters
 from rag.words import sentences, terms
-
-if TYPE_CHECKING:
-    from rag.backends.chroma import ChromaStore
 
 META_FILE = "meta.json"
 CHUNKS_FILE = "chunks.jsonl"
 VECTORS_FILE = "vectors.npy"
-LAYOUT = 3
-"""Bumped whenever what is saved changes (2: sentences; 3: stems without a final -e)."""
+LAYOUT = 4
+"""Bumped whenever what is saved changes (2: sentences; 3: stems without a final -e; 4: chunks
+without an author)."""
 SENTENCES_DIR = "sentences"
 MEMBERS_FILE = "sentence_members.npz"
 
@@ -74,13 +72,13 @@ class _Loaded:
 
 
 class SearchIndex:
-    """The chunks of a `ChromaStore`, ready to search, kept in the folder `path`."""
+    """The chunks of a `Store`, ready to search, kept in the folder `path`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._loaded: _Loaded | None = None
 
-    def sync(self, store: ChromaStore, generation: int) -> None:
+    def sync(self, store: Store, generation: int) -> None:
         """Make the index match the store as of manifest `generation`: load it from disk, or
         rebuild it when it was built at another generation."""
         if self._loaded is not None and self._loaded.generation == generation:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+UNKNOWN_SOURCE = "(unknown)"
+"""What `StoreStats.sources` counts articles without a source under (not a source name)."""
+
 
 @dataclass(frozen=True)
 class Article:
@@ -37,7 +40,6 @@ class Chunk:
     char_end: int
     title: str
     source: str | None = None
-    author: str | None = None
     url: str | None = None
     published_at: datetime | None = None
 
@@ -128,3 +130,15 @@ class Problem:
     origin: str
     message: str
     hint: str
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """What the index holds, for `rag status`."""
+
+    articles: int
+    chunks: int
+    sources: dict[str, int] = field(default_factory=dict)
+    """Articles per source; articles without one count under `UNKNOWN_SOURCE`."""
+    first_published: datetime | None = None
+    last_published: datetime | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -10,11 +11,20 @@ import numpy as np
 import pytest
 
 from rag.config import Settings, load_settings
-from rag.generate import Message
-from rag.index import Vectors
+from rag.seams import Message, Vectors
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+HEAVY = (
+    "chromadb",
+    "langchain",
+    "langchain_core",
+    "langchain_text_splitters",
+    "llama_cpp",
+    "torch",
+)
+"""What `--without-heavy` makes unimportable: the libraries behind the store, the splitter and
+the models, which the pure tests (`tests/test_pure.py`) must not need."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,6 +33,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="also run the tests with real models, browser tests included",
     )
+    parser.addoption(
+        "--without-heavy",
+        action="store_true",
+        help="make " + ", ".join(HEAVY) + " unimportable, as if not installed",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("--without-heavy"):
+        return
+    loaded = [name for name in HEAVY if name in sys.modules]
+    if loaded:
+        raise pytest.UsageError(f"--without-heavy: already imported: {', '.join(loaded)}")
+    for name in HEAVY:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("--without-heavy"):
+        return "unimportable: " + ", ".join(HEAVY)
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,8 +11,8 @@ import pytest
 from conftest import KeywordEmbedder, ScriptedGenerator, write
 
 from rag.cli import main
-from rag.generate import Message
 from rag.pipeline import Pipeline
+from rag.seams import Message
 
 LONDON = (
     "---\ntitle: London talks\nsource: Post\npublished_at: 2025-04-23\n---\n"

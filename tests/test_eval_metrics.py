@@ -7,7 +7,7 @@ import math
 import pytest
 
 from eval import metrics
-from eval.datasets import Question
+from eval.questions import Question
 from eval.runner import select
 from rag.errors import InputError
 

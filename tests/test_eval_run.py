@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import KeywordEmbedder, ScriptedGenerator, write
 
-from eval.datasets import Question, load_dataset
-from eval.markdown import _selection, compare
-from eval.report import DatasetInfo, Environment, Options, Report, write_report
+from eval.markdown import compare, render_markdown
+from eval.output import write_report
+from eval.questions import Question, load_dataset
+from eval.report import DatasetInfo, Environment, Options, Report
 from eval.runner import conversation, evaluate, select
 from eval.summary import Summary, summarize
 from rag.cli import main
@@ -158,13 +160,26 @@ def test_eval_corpus_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "must be 1 or more" in capsys.readouterr().err
 
 
-def test_a_report_says_how_its_questions_were_chosen() -> None:
+def test_a_report_says_how_its_questions_were_chosen(settings: Settings) -> None:
     every = Options(limit=None, held_out=None, types=None, retrieval_only=False)
-    assert _selection(every) == ""
-    chosen = Options(limit=50, held_out=256, types=["inference"], retrieval_only=False)
-    assert _selection(chosen) == (
-        " (of types inference; left out of the stratified sample of 256; a stratified sample of 50)"
+    report = Report(
+        created_at="2024-01-01T00:00:00+00:00",
+        seconds=1.0,
+        dataset=DatasetInfo("questions.jsonl", "newsrag", "0" * 64, 300, 50),
+        corpus=None,
+        options=every,
+        settings=settings.model_dump(mode="json"),
+        model=None,
+        environment=Environment("3.11", {}, git_revision=None, git_dirty=False),
+        metrics=Summary.from_json({"overall": {"hits@10": 1.0, "n": 50}}),
     )
+    assert "\n50 of 300 questions (newsrag format," in render_markdown(report)
+    chosen = Options(limit=50, held_out=256, types=["inference"], retrieval_only=False)
+    said = (
+        "\n50 of 300 questions (of types inference; left out of the stratified sample of 256; "
+        "a stratified sample of 50) (newsrag format,"
+    )
+    assert said in render_markdown(replace(report, options=chosen))
 
 
 def test_a_follow_up_is_asked_after_its_history(tmp_path: Path, settings: Settings) -> None:

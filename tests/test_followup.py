@@ -1,17 +1,13 @@
 """Follow-up questions: which need the conversation, how the model is asked to rewrite them,
-what of its reply is kept, and how the pipeline answers the rewrite. Fakes at the model
-seams only."""
+and what of its reply is kept. Fakes at the model seams only; how the pipeline answers the
+rewrite is in test_pipeline."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from conftest import KeywordEmbedder, ScriptedGenerator, write
+from conftest import ScriptedGenerator
 
 from rag import followup
-from rag.config import Settings
-from rag.pipeline import Pipeline
 from rag.types import Turn
 
 LONDON = Turn(
@@ -148,53 +144,3 @@ def test_a_continuation_that_lost_the_thread_gets_the_last_question_as_context()
     assert followup.keep_thread("What about Crimea?", "what about Crimea?", [chained]) == (
         "What about Crimea? (following: What did Ukraine refuse?)"
     )
-
-
-ARTICLES = {
-    "london.md": "---\ntitle: London talks\nsource: Post\npublished_at: 2025-04-23\n---\n"
-    "Officials from France and Germany met in London.",
-    "paris.md": "---\ntitle: Paris summit\nsource: Herald\n---\nA summit on climate in Paris.",
-}
-
-
-@pytest.fixture
-def pipeline_with(settings: Settings, tmp_path: Path) -> tuple[Pipeline, ScriptedGenerator]:
-    for name, text in ARTICLES.items():
-        write(tmp_path / "corpus" / name, text)
-    generator = ScriptedGenerator()
-    embedder = KeywordEmbedder(["london", "paris", "climate", "france"])
-    pipeline = Pipeline(settings, embedder=embedder, generator=generator)
-    pipeline.ingest([tmp_path / "corpus"])
-    return pipeline, generator
-
-
-def test_a_follow_up_is_answered_as_rewritten_and_keeps_the_users_words(
-    pipeline_with: tuple[Pipeline, ScriptedGenerator],
-) -> None:
-    pipeline, generator = pipeline_with
-    generator.replies += ["What happened in London?", "France and Germany met"]
-    history = [Turn("Who met in London?", "France and Germany [1].")]
-    answer = pipeline.ask("and what happened there?", history=history)
-    assert answer.question == "What happened in London?"
-    assert answer.follow_up == "and what happened there?"
-    assert answer.text.startswith("France and Germany met. ")
-    assert answer.passages[0].chunk.title == "London talks"  # searched as rewritten
-    rewrite_prompt, answer_prompt = generator.prompts
-    assert "Follow Up Input: and what happened there?" in rewrite_prompt[0]["content"]
-    assert "What happened in London?" in answer_prompt[-1]["content"]
-    assert "what happened there" not in answer_prompt[-1]["content"]
-
-
-def test_a_question_that_stands_alone_is_answered_as_asked_without_a_rewrite(
-    pipeline_with: tuple[Pipeline, ScriptedGenerator],
-) -> None:
-    pipeline, generator = pipeline_with
-    generator.replies += ["A summit on climate"]
-    history = [Turn("What happened in London?", "France and Germany met [1].")]
-    answer = pipeline.ask("What was held in Paris?", history=history)
-    assert (answer.question, answer.follow_up) == ("What was held in Paris?", None)
-    assert len(generator.prompts) == 1  # the answer only
-    assert pipeline.standalone_question("  What was held in Paris? ", history) == (
-        "What was held in Paris?"
-    )
-    assert len(generator.prompts) == 1

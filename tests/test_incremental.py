@@ -10,8 +10,8 @@ import pytest
 from conftest import KeywordEmbedder, write
 
 from rag.config import Settings
-from rag.index import Vectors
 from rag.pipeline import Pipeline
+from rag.seams import Vectors
 
 KEYWORDS = ["london", "paris", "rome"]
 

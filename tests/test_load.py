@@ -6,13 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA, KeywordEmbedder, write
+from conftest import SHARED_DATA, write
 
-from rag.config import Settings
 from rag.errors import ArticleError
-from rag.formats import MAX_BODY_CHARS, article_id, split_front_matter
+from rag.formats import article_id, split_front_matter
 from rag.load import load_articles
-from rag.pipeline import Pipeline
 
 MD = """---
 title: Talks in London
@@ -237,32 +235,6 @@ def test_empty_text_and_markdown_say_so_in_their_own_words(tmp_path: Path) -> No
         (str(files[1]), "has no text"),
         (str(files[2]), "has no text below its front matter"),
     ]
-
-
-def test_a_body_past_the_limit_is_refused_and_the_other_articles_are_ingested(
-    settings: Settings,
-) -> None:
-    folder = settings.data_dir.parent / "news"
-    sentence = "The council met on Tuesday to discuss the harbour bridge. "
-    big = write(folder / "big.txt", sentence * (MAX_BODY_CHARS // len(sentence) + 1))
-    records = [
-        {"title": "Huge", "body": sentence * (MAX_BODY_CHARS // len(sentence) + 1)},
-        {"title": "Small", "body": "London talks resumed."},
-    ]
-    write(folder / "dump.jsonl", "\n".join(json.dumps(r) for r in records))
-    write(folder / "ok.txt", "Talks in London.")
-    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["london"]))
-    report = pipeline.ingest([folder])
-    assert report.outcomes == {"new": 2}
-    assert sorted(c.text for c in pipeline.store.everything()[0]) == [
-        "London talks resumed.",
-        "Talks in London.",
-    ]
-    assert [p.origin for p in report.problems] == [str(big), f"{folder / 'dump.jsonl'}:1"]
-    for problem in report.problems:
-        assert problem.message.startswith("the text is too long for one article (")
-        assert f"the limit is {MAX_BODY_CHARS:,}" in problem.message
-        assert "Split it" in problem.hint
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "multihop-rag").is_dir(), reason="shared data not here")

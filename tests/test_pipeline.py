@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -10,9 +11,10 @@ from conftest import KeywordEmbedder, ScriptedGenerator, write
 
 from rag.config import Settings
 from rag.errors import ConfigError, InputError
-from rag.generate import NOT_IN_CORPUS
+from rag.formats import MAX_BODY_CHARS
 from rag.pipeline import Pipeline, default_corpus
-from rag.types import Filters
+from rag.prompt import NOT_IN_CORPUS
+from rag.types import Filters, Turn
 
 ARTICLES = {
     "london.md": "---\ntitle: London talks\nsource: Post\npublished_at: 2025-04-23\n---\n"
@@ -283,3 +285,72 @@ def test_a_draft_that_does_not_answer_is_withheld(
     pipeline.ingest([corpus])
     answer = pipeline.ask(question)
     assert (answer.abstained, answer.basis) == (True, reason)
+
+
+def test_a_body_past_the_limit_is_refused_and_the_other_articles_are_ingested(
+    settings: Settings,
+) -> None:
+    folder = settings.data_dir.parent / "news"
+    sentence = "The council met on Tuesday to discuss the harbour bridge. "
+    big = write(folder / "big.txt", sentence * (MAX_BODY_CHARS // len(sentence) + 1))
+    records = [
+        {"title": "Huge", "body": sentence * (MAX_BODY_CHARS // len(sentence) + 1)},
+        {"title": "Small", "body": "London talks resumed."},
+    ]
+    write(folder / "dump.jsonl", "\n".join(json.dumps(r) for r in records))
+    write(folder / "ok.txt", "Talks in London.")
+    pipeline = Pipeline(settings, embedder=KeywordEmbedder(["london"]))
+    report = pipeline.ingest([folder])
+    assert report.outcomes == {"new": 2}
+    assert sorted(c.text for c in pipeline.store.everything()[0]) == [
+        "London talks resumed.",
+        "Talks in London.",
+    ]
+    assert [p.origin for p in report.problems] == [str(big), f"{folder / 'dump.jsonl'}:1"]
+    for problem in report.problems:
+        assert problem.message.startswith("the text is too long for one article (")
+        assert f"the limit is {MAX_BODY_CHARS:,}" in problem.message
+        assert "Split it" in problem.hint
+
+
+@pytest.fixture
+def pipeline_with(settings: Settings, tmp_path: Path) -> tuple[Pipeline, ScriptedGenerator]:
+    for name in ("london.md", "paris.md"):
+        write(tmp_path / "corpus" / name, ARTICLES[name])
+    generator = ScriptedGenerator()
+    embedder = KeywordEmbedder(["london", "paris", "climate", "france"])
+    pipeline = Pipeline(settings, embedder=embedder, generator=generator)
+    pipeline.ingest([tmp_path / "corpus"])
+    return pipeline, generator
+
+
+def test_a_follow_up_is_answered_as_rewritten_and_keeps_the_users_words(
+    pipeline_with: tuple[Pipeline, ScriptedGenerator],
+) -> None:
+    pipeline, generator = pipeline_with
+    generator.replies += ["What happened in London?", "France and Germany met"]
+    history = [Turn("Who met in London?", "France and Germany [1].")]
+    answer = pipeline.ask("and what happened there?", history=history)
+    assert answer.question == "What happened in London?"
+    assert answer.follow_up == "and what happened there?"
+    assert answer.text.startswith("France and Germany met. ")
+    assert answer.passages[0].chunk.title == "London talks"  # searched as rewritten
+    rewrite_prompt, answer_prompt = generator.prompts
+    assert "Follow Up Input: and what happened there?" in rewrite_prompt[0]["content"]
+    assert "What happened in London?" in answer_prompt[-1]["content"]
+    assert "what happened there" not in answer_prompt[-1]["content"]
+
+
+def test_a_question_that_stands_alone_is_answered_as_asked_without_a_rewrite(
+    pipeline_with: tuple[Pipeline, ScriptedGenerator],
+) -> None:
+    pipeline, generator = pipeline_with
+    generator.replies += ["A summit on climate"]
+    history = [Turn("What happened in London?", "France and Germany met [1].")]
+    answer = pipeline.ask("What was held in Paris?", history=history)
+    assert (answer.question, answer.follow_up) == ("What was held in Paris?", None)
+    assert len(generator.prompts) == 1  # the answer only
+    assert pipeline.standalone_question("  What was held in Paris? ", history) == (
+        "What was held in Paris?"
+    )
+    assert len(generator.prompts) == 1

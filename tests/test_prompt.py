@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rag.generate import (
+from rag.prompt import (
     NOT_IN_CORPUS,
     OPEN_INSTRUCTION,
+    PROMPT_OVERHEAD_TOKENS,
+    SYSTEM_PROMPT,
     YES_NO_INSTRUCTION,
     build_messages,
+    fit_context,
     format_passage,
 )
 from rag.types import Chunk, Passage
@@ -58,3 +61,41 @@ def test_the_open_instruction_names_the_abstention() -> None:
 def test_format_passage_keeps_the_text_verbatim() -> None:
     text = "Line one.\n\nLine two with [brackets]."
     assert format_passage(7, passage("T", text)).endswith("\n" + text)
+
+
+def in_article(article: str, start: int, words: int) -> Passage:
+    text = " ".join(["word"] * words)
+    chunk = Chunk(article, start, text, start, start + len(text), title=article.upper())
+    return Passage(chunk, score=1.0)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_fit_context_keeps_the_best_passages_that_fit_then_reads_each_article_in_order() -> None:
+    later_in_a, b, start_of_a = (
+        in_article("a", 500, 10),
+        in_article("b", 0, 10),
+        in_article("a", 0, 10),
+    )
+    too_long, would_fit = in_article("b", 300, 40), in_article("c", 0, 1)
+    question = "Who met where?"
+    fixed = words(SYSTEM_PROMPT) + words(question) + PROMPT_OVERHEAD_TOKENS
+    first_three = sum(
+        words(format_passage(n, p)) for n, p in enumerate([later_in_a, b, start_of_a], 1)
+    )
+    ranked = [later_in_a, b, start_of_a, too_long, would_fit]
+    kept = fit_context(question, ranked, budget=fixed + first_three + 20, count_tokens=words)
+    # Best first until one does not fit (what ranks below it is not tried), then article a
+    # (its best passage ranked first) in reading order, then article b.
+    assert kept == [start_of_a, later_in_a, b]
+
+
+def test_fit_context_gives_every_passage_when_the_budget_allows() -> None:
+    ranked = [in_article("a", 0, 5), in_article("b", 0, 5)]
+    assert fit_context("Q?", ranked, budget=10_000, count_tokens=words) == ranked
+
+
+def test_fit_context_gives_nothing_when_even_the_question_does_not_fit() -> None:
+    assert fit_context("Q?", [in_article("a", 0, 5)], budget=10, count_tokens=words) == []

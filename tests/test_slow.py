@@ -18,9 +18,8 @@ from conftest import REPO
 
 from eval.bench_llama import count_instructions
 from rag.backends.sentence_transformers import SentenceTransformerEmbedder
-from rag.chunking import chunk_article
+from rag.chunking import chunk_article, embedding_text
 from rag.config import DEFAULT_EMBEDDER, Settings
-from rag.index import embedding_text
 from rag.load import load_articles
 from rag.models import resolve_embedder
 from rag.pipeline import Pipeline, default_corpus

@@ -86,3 +86,42 @@ def test_the_embedder_is_recorded_and_another_is_refused(tmp_path: Path) -> None
     assert "--embedder 'mini'" in e.value.hint
     with pytest.raises(IndexMismatchError):
         reopened.check_embedder("mini", 4)
+
+
+def test_an_index_written_by_an_older_version_still_reads(tmp_path: Path) -> None:
+    """Chunks stored with fields no longer written (an author, `published_ts`) read as before."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from rag.backends.chroma import COLLECTION
+
+    client = chromadb.PersistentClient(
+        path=str(tmp_path), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    collection = client.get_or_create_collection(
+        COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+    )
+    when = datetime(2024, 1, 5, 9, 0, tzinfo=UTC)
+    old = {"article_id": "a", "ordinal": 0, "char_start": 0, "char_end": 8, "title": "T"}
+    old |= {"source": "S", "author": "A. Reporter", "url": "https://example.org/a"}
+    old |= {"published_at": when.isoformat(), "published_ts": int(when.timestamp())}
+    collection.add(
+        ids=["a::0"], embeddings=vectors([1, 0]), documents=["old text"], metadatas=[old]
+    )
+    del collection, client
+
+    chunks, found = ChromaStore(tmp_path).everything()
+    assert chunks == [
+        Chunk(
+            "a",
+            0,
+            "old text",
+            0,
+            8,
+            "T",
+            source="S",
+            url="https://example.org/a",
+            published_at=when,
+        )
+    ]
+    assert found.tolist() == [[1, 0]]

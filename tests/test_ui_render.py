@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from rag.backends.chroma import StoreStats
 from rag.errors import InputError
 from rag.filters import check_sources, make_filters
 from rag.manifest import Entry
 from rag.pipeline import Status
 from rag.present import escape_markdown
-from rag.types import Answer, Chunk, Citation, Passage
+from rag.types import Answer, Chunk, Citation, Passage, StoreStats
 from ui import render
 from ui.uploads import MAX_UPLOAD_BYTES, safe_name, save_uploads
 

@@ -12,14 +12,13 @@ import html
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from rag.backends.chroma import UNKNOWN_SOURCE
 from rag.cite import MARKER, parse_markers
 from rag.errors import RagError
 from rag.filters import describe
 from rag.manifest import Entry
 from rag.pipeline import Status
 from rag.present import NO_SOURCE, day, escape_markdown
-from rag.types import Answer, Citation, Filters, Passage
+from rag.types import UNKNOWN_SOURCE, Answer, Citation, Filters, Passage
 
 
 def safe_url(url: str | None) -> str | None:

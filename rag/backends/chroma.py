@@ -1,10 +1,10 @@
-"""The vector store: one Chroma collection of chunks, in a folder of the data directory."""
+"""The vector store (`rag.seams.Store`): one Chroma collection of chunks, in a folder of the
+data directory."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -12,27 +12,13 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from rag.errors import IndexMismatchError
-from rag.index import Vectors
-from rag.types import Chunk
+from rag.seams import Vectors
+from rag.types import UNKNOWN_SOURCE, Chunk, StoreStats
 
 if TYPE_CHECKING:
     from chromadb.api.types import Where
 
 COLLECTION = "newsrag-chunks"
-UNKNOWN_SOURCE = "(unknown)"
-"""What `StoreStats.sources` counts articles without a source under (not a source name)."""
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    """What the index holds, for `rag status`."""
-
-    articles: int
-    chunks: int
-    sources: dict[str, int] = field(default_factory=dict)
-    """Articles per source; articles without one count under `UNKNOWN_SOURCE`."""
-    first_published: datetime | None = None
-    last_published: datetime | None = None
 
 
 class ChromaStore:
@@ -144,13 +130,12 @@ def _metadata(chunk: Chunk) -> dict[str, str | int]:
         "char_end": chunk.char_end,
         "title": chunk.title,
     }
-    for name in ("source", "author", "url"):
+    for name in ("source", "url"):
         value = getattr(chunk, name)
         if value is not None:
             meta[name] = value
     if chunk.published_at is not None:
         meta["published_at"] = chunk.published_at.isoformat()
-        meta["published_ts"] = int(chunk.published_at.timestamp())
     return meta
 
 
@@ -164,7 +149,6 @@ def _chunk(text: str, meta: Mapping[str, Any]) -> Chunk:
         char_end=int(meta["char_end"]),
         title=str(meta["title"]),
         source=meta.get("source"),
-        author=meta.get("author"),
         url=meta.get("url"),
         published_at=datetime.fromisoformat(published) if published else None,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ModelError
-from rag.generate import Message
+from rag.seams import Message
 
 
 class LlamaCppGenerator:

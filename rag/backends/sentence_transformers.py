@@ -21,7 +21,7 @@ from typing import Any, cast
 import numpy as np
 
 from rag.errors import ModelError
-from rag.index import Vectors
+from rag.seams import Vectors
 
 log = logging.getLogger(__name__)
 PROBES = [

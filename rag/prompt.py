@@ -1,10 +1,10 @@
-"""The grounded prompt, and the seam every answer model sits behind."""
+"""The grounded prompt: the messages an answer model is given, and the passages that fit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol, TypedDict
+from collections.abc import Callable, Sequence
 
+from rag.seams import Message
 from rag.types import Passage
 
 NOT_IN_CORPUS = "The corpus does not say."
@@ -35,28 +35,6 @@ SHORT_ANSWER_SHOTS = (
 )
 """Questions on `SHORT_ANSWER_EXAMPLE` and the short answers they want: shown to the model
 before an open question, as earlier turns of the chat, so that it answers as briefly."""
-
-
-class Message(TypedDict):
-    role: str
-    content: str
-
-
-class Generator(Protocol):
-    """Writes text for chat messages, token by token, and weighs the options for its first
-    token."""
-
-    name: str
-
-    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
-        """The log-probability of each option's first token as the reply's first token."""
-        ...
-
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()
-    ) -> Iterator[str]: ...
-
-    def count_tokens(self, text: str) -> int: ...
 
 
 def format_passage(number: int, passage: Passage) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SHARED_DATA, write
 
-from eval.datasets import load_dataset
+from eval.questions import load_dataset
 from rag.errors import InputError
 from rag.load import load_articles
 from rag.pipeline import default_corpus

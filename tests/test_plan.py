@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from rag.query import plan
+from rag.plan import plan
 from rag.types import Filters
 
 SOURCES = [

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag.errors import InputError
-from rag.generate import NOT_IN_CORPUS
+from rag.prompt import NOT_IN_CORPUS
 
 Format = Literal["newsrag", "multihop-rag"]
 MULTIHOP_UNANSWERABLE = "Insufficient information."

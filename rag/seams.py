@@ -1,0 +1,104 @@
+"""The seams: what an embedder, an answer model and a vector store must offer.
+
+Backends (`rag.backends`) implement these, fakes in the tests stand in for them, and the
+stages that use a model or the store (`rag.ingest`, `rag.retrieve`, `rag.answer`,
+`rag.followup`, `rag.pipeline`) type against them. Nothing here imports a backend's library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.types import Chunk, StoreStats
+
+Vectors = npt.NDArray[np.float32]
+"""Unit vectors, one row per text."""
+
+
+class Embedder(Protocol):
+    """Turns text into unit vectors; `name` and `dim` are recorded in the index."""
+
+    name: str
+    dim: int
+    max_length: int
+    """Most tokens the model reads of one text (the rest is cut off)."""
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Search queries, one row each (a model may embed them unlike documents)."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class Message(TypedDict):
+    """One chat message as an answer model reads it."""
+
+    role: str
+    content: str
+
+
+class Generator(Protocol):
+    """Writes text for chat messages, token by token, and weighs the options for its first
+    token."""
+
+    name: str
+
+    def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
+        """The log-probability of each option's first token as the reply's first token."""
+        ...
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()
+    ) -> Iterator[str]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class Store(Protocol):
+    """Chunks with their vectors, kept on disk, and the embedder they were made with.
+
+    Writing or querying with an embedder other than the recorded one raises
+    `IndexMismatchError`.
+    """
+
+    path: Path
+
+    @property
+    def embedder(self) -> tuple[str, int] | None:
+        """The (name, dimension) of the embedder the index was built with, if any."""
+        ...
+
+    def check_embedder(self, name: str, dim: int | None = None) -> None:
+        """Refuse an embedder other than the recorded one (`dim=None` checks the name only)."""
+        ...
+
+    def bind_embedder(self, name: str, dim: int) -> None:
+        """Record the embedder on first use; afterwards, refuse any other."""
+        ...
+
+    def count(self) -> int:
+        """How many chunks it holds."""
+        ...
+
+    def replace_article(self, article_id: str, chunks: Sequence[Chunk], vectors: Vectors) -> None:
+        """Store an article's chunks, removing whatever it had before."""
+        ...
+
+    def remove_articles(self, article_ids: Sequence[str]) -> None:
+        """Delete every chunk of these articles."""
+        ...
+
+    def everything(self) -> tuple[list[Chunk], Vectors]:
+        """Every chunk, in id order, and its embedding (one row each)."""
+        ...
+
+    def stats(self) -> StoreStats:
+        """What it holds, for `rag status`."""
+        ...
