@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from rag.evidence import best_support, excerpts, relevance, strongest
 from rag.kinds import Kind
-from rag.names import Sentence, candidate_names
+from rag.names import POSSESSIVE, Sentence, candidate_names
 from rag.prompt import (
     NAME_INSTRUCTION,
     NOT_IN_CORPUS,
@@ -345,5 +345,5 @@ def _clean(draft: str) -> str:
 
 
 def _listed(names: Sequence[str]) -> str:
-    shown = [re.sub(r"['\u2019]s?$", "", n) for n in names]
+    shown = [POSSESSIVE.sub("", n) for n in names]
     return " or ".join(dict.fromkeys(shown))

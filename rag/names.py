@@ -106,10 +106,10 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
     mentions: Counter[str] = Counter()
     inside: set[str] = set()  # names seen other than as a sentence's first word
     typed: set[str] = set()  # names a sentence calls what the question asks for
-    noun = type_noun(question)
+    noun = _type_noun(question)
     for sentence in sentences:
         for match in NAME.finditer(sentence.text):
-            near = _near(sentence.text, match.start(), match.end())
+            near = _near(sentence.text, match.start(), match.end()) if noun else set()
             for part in POSSESSIVE_BREAK.split(match.group(0)):
                 head, _, tail = part.partition(" of ")
                 if tail and all(w.lower() in asked for w in tail.split()):
@@ -121,7 +121,7 @@ def candidate_names(question: str, sentences: Sequence[Sentence]) -> list[Name]:
                     seen = best[name].get(sentence.article_id, 0.0)
                     best[name][sentence.article_id] = max(seen, sentence.weight)
                     mentions[name] += 1
-                    if noun is not None and noun in near | set(terms(name)):
+                    if noun and noun in near | set(terms(name)):
                         typed.add(name)
                     if not starts or " " in name or not part.startswith(name):
                         inside.add(name)
@@ -159,7 +159,7 @@ def _shortens(short: str, name: str) -> bool:
     )
 
 
-def type_noun(question: str) -> str | None:
+def _type_noun(question: str) -> str | None:
     """The stem of the kind of thing `question` asks for ("foundry" in "Which foundry
     supplied ...?"), or None."""
     match = TYPE_NOUN.match(question)
@@ -174,15 +174,14 @@ def _near(text: str, start: int, end: int) -> set[str]:
     article and punctuation skipped: "baker Tomas Reyes", "the Lenz foundry", "Tomas
     Reyes, a local baker", not "officials from the UK", "Ana Ruiz and officials" nor "parent
     company Alphabet"."""
-    before = re.findall(r"(?:^|\b([\w-]+)\s+)([\w-]+)[\s,]*$", text[:start])
-    if before and before[0][0].islower() and before[0][0] not in STOPWORDS:
-        before = []  # "parent company Alphabet": a kind of company
-    before = [w for _, w in before]
+    words = []
+    before = re.search(r"(?:^|\b([\w-]+)\s+)([\w-]+)[\s,]*$", text[:start])
+    if before and not (before[1] and before[1].islower() and before[1] not in STOPWORDS):
+        words.append(before[2])  # not "parent company Alphabet": a kind of company
     after = re.match(r"[\s,]*(?:(?:a|an|the)\s+)?([\w-]+)?\s*([\w-]+)?", text[end:])
-    first, second = after.groups() if after else (None, None)
-    if first and first.lower() not in STOPWORDS:  # "a local baker", not "and officials"
-        before += [first, second or ""]
-    return {stem(w.lower()) for w in before if w}
+    if after and after[1] and after[1].lower() not in STOPWORDS:  # not "and officials"
+        words += [after[1], after[2] or ""]
+    return {stem(w.lower()) for w in words if w}
 
 
 def _clean(name: str, common: set[str], *, starts: bool) -> str:
