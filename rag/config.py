@@ -66,7 +66,7 @@ class Settings(BaseModel):
         default=4096, ge=512, description="The model's context window, in tokens."
     )
     threads: int | None = Field(
-        default=None, ge=1, description="CPU threads for the model; unset means all cores."
+        default=None, ge=1, description="CPU threads for the models; unset means all cores."
     )
     retriever: Literal["hybrid", "dense", "bm25"] = Field(
         default="hybrid",

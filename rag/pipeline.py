@@ -29,7 +29,7 @@ from rag.ingest import Writer
 from rag.kinds import question_kind
 from rag.manifest import Entry, IngestRecord, Manifest
 from rag.model_check import ensure_model_runs, last_pass
-from rag.models import describe_model, model_file, resolve_embedder, resolve_model
+from rag.models import describe_model, load_embedder, model_file, resolve_model
 from rag.plan import Plan, plan
 from rag.prompt import fit_context
 from rag.retrieve import Tuning, retrieve
@@ -115,12 +115,7 @@ class Pipeline:
     def embedder(self) -> Embedder:
         if self._embedder is None:
             self.store.check_embedder(self.settings.embedder)
-            from rag.backends.sentence_transformers import SentenceTransformerEmbedder
-
-            path = resolve_embedder(self.settings.embedder)
-            self._embedder = SentenceTransformerEmbedder(
-                self.settings.embedder, path=path, cache_dir=self.settings.cache_dir
-            )
+            self._embedder = load_embedder(self.settings)
         return self._embedder
 
     @property

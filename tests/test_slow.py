@@ -17,12 +17,14 @@ import pytest
 from conftest import REPO
 
 from eval.bench_llama import count_instructions
+from rag.backends.onnx import OnnxEmbedder
 from rag.backends.sentence_transformers import SentenceTransformerEmbedder
 from rag.chunking import chunk_article, embedding_text
 from rag.config import DEFAULT_EMBEDDER, Settings
 from rag.load import load_articles
-from rag.models import resolve_embedder
+from rag.models import load_embedder, resolve_embedder
 from rag.pipeline import Pipeline, default_corpus
+from rag.seams import Embedder
 
 pytestmark = pytest.mark.slow
 
@@ -44,11 +46,8 @@ def rag(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def minilm(tmp_path_factory: pytest.TempPathFactory) -> SentenceTransformerEmbedder:
-    cache = tmp_path_factory.mktemp("cache")
-    return SentenceTransformerEmbedder(
-        DEFAULT_EMBEDDER, path=resolve_embedder(DEFAULT_EMBEDDER), cache_dir=cache
-    )
+def minilm(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    return load_embedder(Settings(cache_dir=tmp_path_factory.mktemp("cache")))
 
 
 QUESTIONS = [
@@ -58,39 +57,54 @@ QUESTIONS = [
 ]
 
 
-def test_questions_go_through_onnx_runtime_and_get_torchs_vectors(
-    minilm: SentenceTransformerEmbedder,
+def test_minilm_runs_on_onnx_runtime_with_torchs_vectors_and_token_counts(
+    minilm: Embedder,
 ) -> None:
-    by_onnx = minilm.embed_queries(QUESTIONS)
-    assert minilm._query_session()  # exported and loaded, not fallen back to torch
-    assert abs(by_onnx - minilm.embed_documents(QUESTIONS)).max() < 1e-5
-    assert minilm._cache_dir is not None
-    (export,) = (minilm._cache_dir / "onnx").iterdir()
-    made = export.stat().st_mtime_ns
-    again = SentenceTransformerEmbedder(
-        DEFAULT_EMBEDDER, path=resolve_embedder(DEFAULT_EMBEDDER), cache_dir=minilm._cache_dir
+    assert isinstance(minilm, OnnxEmbedder)
+    by_torch = SentenceTransformerEmbedder(
+        DEFAULT_EMBEDDER, path=resolve_embedder(DEFAULT_EMBEDDER)
     )
-    assert abs(again.embed_queries(QUESTIONS) - by_onnx).max() < 1e-6
-    assert export.stat().st_mtime_ns == made  # exported once per model
+    bodies = [a.body for a in load_articles([default_corpus()]).articles]
+    # Texts of every length, one past what MiniLM reads (both cut it at the same token).
+    texts = [*QUESTIONS, "", bodies[0][:300], bodies[1], " ".join(bodies)]
+    assert minilm.count_tokens(texts[-1]) > by_torch.max_length == minilm.max_length
+    vectors = minilm.embed_documents(texts)
+    cosines = (vectors * by_torch.embed_documents(texts)).sum(axis=1)
+    assert cosines.min() >= 0.99999
+    assert [minilm.count_tokens(t) for t in texts] == [by_torch.count_tokens(t) for t in texts]
+    # One text alone, or in a batch padded to a longer one, gets the same vector.
+    assert abs(minilm.embed_queries(QUESTIONS[:1]) - vectors[:1]).max() < 1e-5
 
 
-def test_without_a_usable_cache_questions_are_embedded_by_torch(
+def test_the_export_is_made_once_and_loads_without_torch(minilm: Embedder) -> None:
+    assert isinstance(minilm, OnnxEmbedder)
+    made = minilm.onnx_file.stat().st_mtime_ns
+    cache = minilm.onnx_file.parent.parent
+    probe = (
+        "import sys; from pathlib import Path; from rag.config import Settings; "
+        "from rag.models import load_embedder; "
+        f"e = load_embedder(Settings(cache_dir=Path({str(cache)!r}))); "
+        "e.embed_queries(['London']); print(type(e).__name__, 'torch' in sys.modules)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert loaded.stdout.split() == ["OnnxEmbedder", "False"]
+    assert minilm.onnx_file.stat().st_mtime_ns == made
+
+
+def test_without_a_usable_cache_minilm_runs_on_torch(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     not_a_folder = tmp_path / "cache"
     not_a_folder.write_text("")
-    embedder = SentenceTransformerEmbedder(
-        DEFAULT_EMBEDDER, path=resolve_embedder(DEFAULT_EMBEDDER), cache_dir=not_a_folder
-    )
-    vectors = embedder.embed_queries(QUESTIONS)
-    assert not embedder._query_session()
-    assert "questions are embedded with torch" in caplog.text
-    assert abs(vectors - embedder.embed_documents(QUESTIONS)).max() < 1e-6
+    embedder = load_embedder(Settings(cache_dir=not_a_folder))
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert "embedding with torch" in caplog.text
+    assert embedder.embed_queries(QUESTIONS).shape == (2, 384)
 
 
-def test_minilm_is_loaded_offline_and_counts_its_own_tokens(
-    minilm: SentenceTransformerEmbedder,
-) -> None:
+def test_minilm_is_loaded_offline_and_counts_its_own_tokens(minilm: Embedder) -> None:
     embedder = minilm
     assert embedder.dim == 384
     # Word pieces, not words: a rare name splits, so whitespace counting would undercount.
@@ -102,7 +116,7 @@ def test_minilm_is_loaded_offline_and_counts_its_own_tokens(
     )
 
 
-def test_default_chunks_fit_what_minilm_reads(minilm: SentenceTransformerEmbedder) -> None:
+def test_default_chunks_fit_what_minilm_reads(minilm: Embedder) -> None:
     embedder = minilm
     settings = Settings()
     chunks = [
@@ -268,21 +282,17 @@ def test_search_reads_dates_and_outlets_on_the_default_corpus(env: dict[str, str
     assert found["notes"] == []
 
 
-def test_a_model_with_more_than_mean_pooling_embeds_questions_with_torch(
-    tmp_path: Path,
-) -> None:
+def test_a_model_with_more_than_mean_pooling_runs_on_torch(tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense
 
     minilm = SentenceTransformer(resolve_embedder(DEFAULT_EMBEDDER), device="cpu")
     projected = SentenceTransformer(modules=[minilm[0], minilm[1], Dense(384, 64)], device="cpu")
     projected.save(str(tmp_path / "model"))
-    embedder = SentenceTransformerEmbedder(
-        "projected", path=str(tmp_path / "model"), cache_dir=tmp_path / "cache"
-    )
-    vectors = embedder.embed_queries(QUESTIONS)
-    assert vectors.shape == (2, 64)
-    assert not embedder._query_session()  # the export would leave the Dense layer out
+    settings = Settings(embedder=str(tmp_path / "model"), cache_dir=tmp_path / "cache")
+    embedder = load_embedder(settings)
+    assert isinstance(embedder, SentenceTransformerEmbedder)  # an export drops the Dense layer
+    assert embedder.embed_queries(QUESTIONS).shape == (2, 64)
     assert not (tmp_path / "cache").exists()
 
 

@@ -1,16 +1,15 @@
-"""The sentence-transformers embedder (default: all-MiniLM-L6-v2, shipped offline).
+"""The sentence-transformers embedder with torch (default: all-MiniLM-L6-v2, shipped offline),
+and its export to ONNX.
 
-Documents are embedded in batches by torch. A question is embedded alone while somebody
-waits, and there torch spends half its time on per-operation overhead: so questions go
-through ONNX Runtime instead, running the same weights, exported once into the cache
-(measured on two cores for a 60-token question: 40 ms with torch, 21 ms with ONNX Runtime,
-vectors equal to 1e-6). A model that cannot be exported, or whose export does not give
-torch's vectors, embeds questions with torch.
+A mean-pooled model is exported once to ONNX and embedded from then on by ONNX Runtime
+(`rag.backends.onnx`: no torch, twice as fast). This embedder is what the export is checked
+against, and what embeds with a model that cannot be exported (another pooling, layers after
+the pooling) or where ONNX Runtime is missing.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import logging
 import os
 import warnings
@@ -20,6 +19,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from rag.backends.onnx import Export, OnnxEmbedder, save_facts
 from rag.errors import ModelError
 from rag.seams import Vectors
 
@@ -29,7 +29,7 @@ PROBES = [
     "Officials from France, Germany and Ukraine met in London on Wednesday to discuss the "
     "ceasefire talks, a week after the summit in Paris ended without an agreement on Gaza.",
 ]
-"""Embedded both ways when an export is loaded, the two must agree: texts of two lengths,
+"""Embedded both ways when an export is made, the two must agree: texts of two lengths,
 so that an export that fixed the length it was traced with is caught."""
 AGREEMENT = 1e-4
 """Largest difference in any coordinate allowed between the two engines' vectors."""
@@ -38,9 +38,7 @@ AGREEMENT = 1e-4
 class SentenceTransformerEmbedder:
     """Embeds with a sentence-transformers model, normalized so that dot product is cosine."""
 
-    def __init__(
-        self, name: str, *, path: str, cache_dir: Path | None = None, batch_size: int = 32
-    ) -> None:
+    def __init__(self, name: str, *, path: str, batch_size: int = 32) -> None:
         if Path(path).exists():
             # A local model must never wait on a hub that cannot be reached.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,9 +68,6 @@ class SentenceTransformerEmbedder:
         self._tokenizer = self._model.tokenizer
         self._batch_size = batch_size
         self._path = Path(path)
-        self._cache_dir = cache_dir
-        self._session: Any = None
-        """ONNX Runtime's session for questions; False once found unusable."""
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -80,16 +75,8 @@ class SentenceTransformerEmbedder:
         return self._encode(list(texts))
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        # MiniLM embeds queries and documents alike; only the engine differs.
-        session = self._query_session()
-        if not session or not texts:
-            return self.embed_documents(texts)
-        try:
-            return np.vstack([self._run(session, text) for text in texts])
-        except Exception as exc:  # from now on torch, which read this text before
-            log.warning("questions are embedded with torch: ONNX Runtime failed (%s)", exc)
-            self._session = False
-            return self.embed_documents(texts)
+        # MiniLM embeds queries and documents alike.
+        return self.embed_documents(texts)
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False, verbose=False))
@@ -104,14 +91,9 @@ class SentenceTransformerEmbedder:
         )
         return cast(Vectors, np.asarray(vectors, dtype=np.float32))
 
-    def _query_session(self) -> Any:
-        """The ONNX Runtime session for questions, exported on first use; None when this
-        model is not a mean-pooled transformer, cannot be exported here, or disagrees."""
-        if self._session is None:
-            self._session = self._load_session() or False
-        return self._session
-
-    def _load_session(self) -> Any:
+    def can_export(self) -> bool:
+        """Whether the model is a transformer, mean-pooled, then at most normalized: what
+        the ONNX export computes."""
         from sentence_transformers.sentence_transformer.modules import (
             Normalize,
             Pooling,
@@ -120,55 +102,28 @@ class SentenceTransformerEmbedder:
 
         modules = list(self._model)
         pooling = modules[1] if len(modules) > 1 else None
-        mean_pooled = (  # and nothing after but normalizing: what the export computes
+        return (
             isinstance(modules[0], Transformer)
             and isinstance(pooling, Pooling)
             and pooling.pooling_mode == "mean"
             and all(isinstance(m, Normalize) for m in modules[2:])
         )
-        if self._cache_dir is None or not mean_pooled:
-            return None
-        try:
-            import onnxruntime
-            import torch
 
-            file = self._export()
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = torch.get_num_threads()
-            # Idle threads spinning after a question would slow the search that follows.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.log_severity_level = 3
-            session = onnxruntime.InferenceSession(
-                str(file), options, providers=["CPUExecutionProvider"]
-            )
-            by_onnx = np.vstack([self._run(session, probe) for probe in PROBES])
-        except Exception as exc:  # any failure leaves torch doing the work, as before
-            log.warning("questions are embedded with torch: no ONNX export (%s)", exc)
+    def export_onnx(self, target: Path) -> Export | None:
+        """Export the model to ONNX at `target`, kept only if it gives this embedder's
+        vectors (checked with ONNX Runtime on `PROBES`); its facts beside it. None, with a
+        warning, when that cannot be done here."""
+        if not self.can_export():
             return None
-        gap = float(np.abs(by_onnx - self._encode(PROBES)).max())
-        if gap > AGREEMENT:
-            log.warning("questions are embedded with torch: the ONNX export differs by %g", gap)
-            return None
-        return session
-
-    def _export(self) -> Path:
-        """The model exported to ONNX under the cache dir, once per model folder content."""
         import torch
 
-        assert self._cache_dir is not None
-        key = hashlib.sha256(str(self._path.resolve()).encode())
-        for file in sorted(p for p in self._path.rglob("*") if p.is_file()):
-            stat = file.stat()
-            key.update(f"{file.relative_to(self._path)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-        target = self._cache_dir / "onnx" / f"{key.hexdigest()[:16]}.onnx"
-        if target.is_file():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.partial")
         sample = dict(self._tokenizer([PROBES[-1]], return_tensors="pt"))
         names = list(sample)
         model = _mean_pooled(self._model[0].auto_model, names).eval()
-        partial = target.with_suffix(f".{os.getpid()}.partial")
+        facts = Export(dim=self.dim, max_length=self.max_length)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tracer's notes; the probes check it
                 torch.onnx.export(
@@ -181,18 +136,26 @@ class SentenceTransformerEmbedder:
                     opset_version=17,
                     dynamo=False,
                 )
+            by_onnx = OnnxEmbedder(
+                self.name, onnx_file=partial, model_path=self._path, facts=facts, threads=1
+            )
+            gap = float(np.abs(by_onnx.embed_documents(PROBES) - self._encode(PROBES)).max())
+            counts = [by_onnx.count_tokens(p) for p in PROBES]
+            if counts != [self.count_tokens(p) for p in PROBES]:
+                log.warning("embedding with torch: tokenizer.json counts tokens differently")
+                return None
+            if gap > AGREEMENT:
+                log.warning("embedding with torch: the ONNX export differs by %g", gap)
+                return None
+            save_facts(target, facts)
             partial.replace(target)
+        except Exception as exc:  # any failure leaves torch doing the work
+            log.warning("embedding with torch: no ONNX export (%s)", exc)
+            return None
         finally:
-            partial.unlink(missing_ok=True)
-        return target
-
-    def _run(self, session: Any, text: str) -> Vectors:
-        inputs = self._tokenizer(
-            [text], return_tensors="np", truncation=True, max_length=self.max_length
-        )
-        wanted = {i.name for i in session.get_inputs()}
-        feed = {n: np.asarray(v, dtype=np.int64) for n, v in inputs.items() if n in wanted}
-        return cast(Vectors, np.asarray(session.run(None, feed)[0], dtype=np.float32))
+            with contextlib.suppress(OSError):  # gone once in place, or never made
+                partial.unlink()
+        return facts
 
 
 def _mean_pooled(transformer: Any, names: list[str]) -> Any:
