@@ -254,3 +254,9 @@ def _placeholder(name: str, kind: type, constraints: Sequence[Any]) -> str:
     if kind is Path:
         return "DIR" if name.endswith("_dir") else "PATH"
     return "NAME_OR_PATH"  # the free-text settings name a model: on the hub, or a local path
+
+
+def cores() -> int:
+    """The CPU cores this process may run on: what `threads` means when unset (a container
+    or `taskset` may allow fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rag.types import Problem
 
 
@@ -68,3 +70,20 @@ class IndexMismatchError(RagError):
 
 class MissingDependencyError(RagError):
     """An optional package needed for this command is not installed."""
+
+
+def check_embedder(
+    recorded: tuple[str, int] | None, name: str, dim: int | None, *, index: Path
+) -> None:
+    """Refuse embedder `name` (and `dim`, unless None) for the index at `index` when it was
+    built (`recorded`) with another."""
+    if recorded is None or (recorded[0] == name and dim in (None, recorded[1])):
+        return
+    same_name = recorded[0] == name
+    raise IndexMismatchError(
+        f"the index in {index} was built with embedder {recorded[0]!r} "
+        f"({recorded[1]} dims), not {name!r}" + (f" ({dim} dims)" if dim else ""),
+        hint="The model behind that name changed: use a new --data-dir and ingest again."
+        if same_name
+        else f"Use --embedder {recorded[0]!r}, or a new --data-dir to build a second index.",
+    )

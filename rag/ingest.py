@@ -134,7 +134,7 @@ class Writer:
             self._remove(gone)
             outcomes["removed"] = len(gone) + copies_gone
         if self.manifest.generation() != generation:
-            self.index.sync(self.store, self.manifest.generation())
+            self.index.sync(lambda: self.store, self.manifest.generation())
         report = IngestReport(
             articles=len(loaded.articles),
             chunks=chunks,
@@ -150,7 +150,7 @@ class Writer:
     def remove(self, article_ids: Sequence[str]) -> None:
         """Delete these articles, then bring the search index up to date."""
         self._remove(article_ids)
-        self.index.sync(self.store, self.manifest.generation())
+        self.index.sync(lambda: self.store, self.manifest.generation())
 
     def remove_all(self) -> int:
         """Delete every article and every copy of one; how many articles there were."""
@@ -158,7 +158,7 @@ class Writer:
         self.manifest.release(ids)  # their copies go with them: nothing is left to re-home
         self.store.remove_articles(ids)
         self.manifest.remove(ids)
-        self.index.sync(self.store, self.manifest.generation())
+        self.index.sync(lambda: self.store, self.manifest.generation())
         return len(ids)
 
     def _settle_all(

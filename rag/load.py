@@ -14,9 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag import fetch, formats
-from rag.errors import ArticleError
+from rag.errors import ArticleError, InputError
 from rag.formats import article_id
 from rag.types import Article, Problem
+
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 TEXT_SUFFIXES = {
     ".txt": "text",
@@ -255,3 +257,15 @@ def decode(data: bytes, *, origin: str) -> tuple[str, Problem | None]:
             "Check the text for garbled characters; save the file as UTF-8.",
         )
         return data.decode("cp1252", errors="replace"), warning
+
+
+def default_corpus() -> Path:
+    """The bundled articles: inside the wheel, or in `corpus/` beside the package in a checkout."""
+    for candidate in (PACKAGE_DIR / "default_corpus", PACKAGE_DIR.parent / "corpus"):
+        candidate = candidate / "articles"
+        if candidate.is_dir():
+            return candidate
+    raise InputError(
+        "the default corpus is missing from this installation",
+        hint="Reinstall newsrag, or ingest your own articles with `rag ingest PATH`.",
+    )

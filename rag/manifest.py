@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from rag.types import Article, Problem
+from rag.types import UNKNOWN_SOURCE, Article, Problem, StoreStats
 
 SCHEMA_VERSION = 2
 """Version 2 keeps each copy whole; version 1's copies table is dropped (the next ingest of
@@ -135,6 +136,18 @@ class Manifest:
     def entries(self) -> list[Entry]:
         with self._db() as db:
             return [Entry(*row) for row in db.execute("SELECT * FROM articles ORDER BY id")]
+
+    def stats(self) -> StoreStats:
+        """What the index holds: the articles whose chunks are all written (done)."""
+        done = [e for e in self.entries() if e.state == "done" and e.chunks]
+        dates = [datetime.fromisoformat(e.published_at) for e in done if e.published_at]
+        return StoreStats(
+            articles=len(done),
+            chunks=sum(e.chunks for e in done),
+            sources=dict(Counter(e.source or UNKNOWN_SOURCE for e in done).most_common()),
+            first_published=min(dates, default=None),
+            last_published=max(dates, default=None),
+        )
 
     def admit(self, article: Article, *, content_hash: str, body_hash: str) -> Admission:
         """Decide, in one transaction, what an ingest does with `article`, and record it.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from rag.config import DEFAULT_EMBEDDER, Settings
+from rag.config import DEFAULT_EMBEDDER, Settings, cores
 from rag.errors import ChecksumError, ModelError
 from rag.seams import Embedder
 
@@ -100,7 +100,7 @@ def load_embedder(settings: Settings) -> Embedder:
     from rag.backends import onnx
 
     path = resolve_embedder(settings.embedder)
-    threads = settings.threads or onnx.default_threads()
+    threads = settings.threads or cores()
     found = onnx.find_export(Path(path), settings.cache_dir) if Path(path).is_dir() else None
     if found is None:
         from rag.backends.sentence_transformers import SentenceTransformerEmbedder

@@ -16,9 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 from rag.answer import answer, decline, unsupported
-from rag.backends.chroma import ChromaStore
 from rag.config import Settings
-from rag.errors import InputError
+from rag.errors import InputError, check_embedder
 from rag.filters import check_sources, describe, no_match
 from rag.followup import needs_history, rewrite
 
@@ -27,6 +26,7 @@ from rag.ingest import ArticleDone as ArticleDone
 from rag.ingest import IngestReport as IngestReport
 from rag.ingest import Writer
 from rag.kinds import question_kind
+from rag.load import default_corpus as default_corpus
 from rag.manifest import Entry, IngestRecord, Manifest
 from rag.model_check import ensure_model_runs, last_pass
 from rag.models import describe_model, load_embedder, model_file, resolve_model
@@ -36,8 +36,6 @@ from rag.retrieve import Tuning, retrieve
 from rag.seams import Embedder, Generator, Store
 from rag.search_index import SearchIndex
 from rag.types import Answer, Filters, Passage, StoreStats, Turn
-
-PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -66,18 +64,6 @@ class Status:
     data_dir: Path
 
 
-def default_corpus() -> Path:
-    """The bundled articles: inside the wheel, or in `corpus/` beside the package in a checkout."""
-    for candidate in (PACKAGE_DIR / "default_corpus", PACKAGE_DIR.parent / "corpus"):
-        candidate = candidate / "articles"
-        if candidate.is_dir():
-            return candidate
-    raise InputError(
-        "the default corpus is missing from this installation",
-        hint="Reinstall newsrag, or ingest your own articles with `rag ingest PATH`.",
-    )
-
-
 def check_question(question: str) -> str:
     """The question without surrounding space; an empty one is an `InputError`."""
     if not question.strip():
@@ -98,13 +84,23 @@ class Pipeline:
         generator: Generator | None = None,
     ) -> None:
         self.settings = settings
-        self.store: Store = ChromaStore(settings.data_dir / "chroma")
         self.manifest = Manifest(settings.data_dir / "manifest.sqlite3")
         self.index = SearchIndex(settings.data_dir / "search")
         self._embedder = embedder
         self._generator = generator
-        self.writer = Writer(
-            settings,
+
+    @functools.cached_property
+    def store(self) -> Store:
+        """Chroma, opened on first use: a question reads the search index and the manifest,
+        so that answering never imports chromadb unless the index must be rebuilt."""
+        from rag.backends.chroma import ChromaStore
+
+        return ChromaStore(self.settings.data_dir / "chroma")
+
+    @functools.cached_property
+    def writer(self) -> Writer:
+        return Writer(
+            self.settings,
             store=self.store,
             manifest=self.manifest,
             index=self.index,
@@ -114,7 +110,7 @@ class Pipeline:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self.store.check_embedder(self.settings.embedder)
+            self._check_embedder(self.settings.embedder)
             self._embedder = load_embedder(self.settings)
         return self._embedder
 
@@ -135,7 +131,7 @@ class Pipeline:
         return self._generator
 
     def is_empty(self) -> bool:
-        return self.store.count() == 0
+        return self.manifest.stats().chunks == 0
 
     def ingest_default_if_empty(self) -> IngestReport | None:
         """Give an empty index the bundled articles, so a first question has something to read."""
@@ -143,7 +139,7 @@ class Pipeline:
 
     def check_ready(self) -> None:
         """Fail fast, before any model loads, on the index's embedder and the model file."""
-        self.store.check_embedder(self.settings.embedder)
+        self._check_embedder(self.settings.embedder)
         if self._generator is None:
             _ = self.model_path
 
@@ -263,8 +259,8 @@ class Pipeline:
 
     def _search(self, question: str, *, k: int, filters: Filters | None) -> SearchResult:
         embedder = self.embedder
-        self.store.check_embedder(embedder.name, embedder.dim)
         given = self._user_filters(filters)
+        self._check_embedder(embedder.name, embedder.dim)
         settings = self.settings
         known = self.index.sources()
         if given and not self.index.mask(given).any():
@@ -294,7 +290,7 @@ class Pipeline:
     def _user_filters(self, filters: Filters | None) -> Filters:
         """The user's filters (`filters`, else the settings'), with every source checked
         against the index, which is brought up to date first."""
-        self.index.sync(self.store, self.manifest.generation())
+        self._sync()
         settings = self.settings
         given = filters or Filters(settings.since, settings.until, settings.sources)
         check_sources(given.sources, known=self.index.sources())
@@ -326,12 +322,26 @@ class Pipeline:
 
     def status(self) -> Status:
         return Status(
-            stats=self.store.stats(),
+            stats=self.manifest.stats(),
             last_ingest=self.manifest.last_ingest(),
-            embedder=self.store.embedder,
+            embedder=self._recorded_embedder(),
             model=describe_model(self.settings),
             model_checked=last_pass(model, cache_dir=self.settings.cache_dir)
             if (model := model_file(self.settings)).is_file()
             else None,
             data_dir=self.settings.data_dir,
         )
+
+    def _sync(self) -> None:
+        """Bring the search index up to date with the manifest (from Chroma, if it must)."""
+        self.index.sync(lambda: self.store, self.manifest.generation())
+
+    def _recorded_embedder(self) -> tuple[str, int] | None:
+        """The index's embedder, as the search index records it (rebuilt first if stale)."""
+        if not self.index.built(self.manifest.generation()):
+            self._sync()
+        return self.index.embedder
+
+    def _check_embedder(self, name: str, dim: int | None = None) -> None:
+        """Refuse an embedder other than the index's."""
+        check_embedder(self._recorded_embedder(), name, dim, index=self.settings.data_dir)

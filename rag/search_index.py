@@ -6,7 +6,8 @@ finished write or removal bumps) differs from the one it was built at: after an 
 after a removal, and after a crash or another process's ingest left it behind; and when it
 was built by a version of newsrag that laid it out otherwise. Searching in
 memory is exact (every vector is compared) and costs a millisecond or two for tens of
-thousands of chunks, whatever the filters.
+thousands of chunks, whatever the filters. Its meta file also records the store's embedder,
+so that a question is checked against it without opening Chroma.
 
 BM25 reads each chunk with a header of its title, source and date, so that "the TechCrunch
 article of October 7, 2023" finds it by words alone. A second BM25 index reads each sentence
@@ -21,7 +22,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,9 +37,9 @@ from rag.words import sentences, terms
 META_FILE = "meta.json"
 CHUNKS_FILE = "chunks.jsonl"
 VECTORS_FILE = "vectors.npy"
-LAYOUT = 4
+LAYOUT = 5
 """Bumped whenever what is saved changes (2: sentences; 3: stems without a final -e; 4: chunks
-without an author)."""
+without an author; 5: the store's embedder in the meta file)."""
 SENTENCES_DIR = "sentences"
 MEMBERS_FILE = "sentence_members.npz"
 
@@ -78,16 +79,33 @@ class SearchIndex:
         self.path = path
         self._loaded: _Loaded | None = None
 
-    def sync(self, store: Store, generation: int) -> None:
+    def sync(self, store: Callable[[], Store], generation: int) -> None:
         """Make the index match the store as of manifest `generation`: load it from disk, or
-        rebuild it when it was built at another generation."""
+        rebuild it from `store()` when it was built at another generation."""
         if self._loaded is not None and self._loaded.generation == generation:
             return
-        meta = self.path / META_FILE
-        if meta.is_file() and json.loads(meta.read_text()) == _meta(generation):
+        if self.built(generation):
             self._loaded = self._load()
             return
-        self._build(*store.everything(), generation)
+        opened = store()
+        self._build(*opened.everything(), opened.embedder, generation)
+
+    def built(self, generation: int) -> bool:
+        """Whether the index on disk was built at manifest `generation` (and in this layout)."""
+        meta = self._meta()
+        return meta.get("generation") == generation and meta.get("layout") == LAYOUT
+
+    @property
+    def embedder(self) -> tuple[str, int] | None:
+        """The (name, dimension) of the embedder of the store it was built from, if any."""
+        recorded = self._meta().get("embedder")
+        return (str(recorded[0]), int(recorded[1])) if recorded else None
+
+    def _meta(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.path / META_FILE).read_text()))
+        except (OSError, ValueError):
+            return {}
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -168,7 +186,13 @@ class SearchIndex:
             raise RuntimeError("SearchIndex.sync() must run before a search")
         return self._loaded
 
-    def _build(self, chunks: Sequence[Chunk], vectors: Vectors, generation: int) -> None:
+    def _build(
+        self,
+        chunks: Sequence[Chunk],
+        vectors: Vectors,
+        embedder: tuple[str, int] | None,
+        generation: int,
+    ) -> None:
         import bm25s
 
         fresh = self.path.with_name(f"{self.path.name}.building-{os.getpid()}")
@@ -191,7 +215,8 @@ class SearchIndex:
         with (fresh / CHUNKS_FILE).open("w", encoding="utf-8") as out:
             for chunk in chunks:
                 out.write(json.dumps(_chunk_record(chunk), ensure_ascii=False) + "\n")
-        (fresh / META_FILE).write_text(json.dumps(_meta(generation)))
+        meta = {"generation": generation, "layout": LAYOUT, "embedder": embedder}
+        (fresh / META_FILE).write_text(json.dumps(meta))
         # Swap folders: a crash in between leaves no index, or the old one; both get rebuilt.
         old = self.path.with_name(f"{self.path.name}.old-{os.getpid()}")
         if self.path.exists():
@@ -240,10 +265,6 @@ def _scores(model: Any, query: str) -> np.ndarray | None:
     vocab = model.vocab_dict if model is not None else {}
     words = [w for w in terms(query) if w in vocab]
     return np.asarray(model.get_scores(words), dtype=np.float32) if words else None
-
-
-def _meta(generation: int) -> dict[str, int]:
-    return {"generation": generation, "layout": LAYOUT}
 
 
 def _sentences(chunks: Sequence[Chunk]) -> tuple[list[str], list[np.ndarray]]:

@@ -135,7 +135,7 @@ def test_every_command_has_help_with_an_example(
     assert f"example:\n  rag {command}" in capsys.readouterr().out
 
 
-HEAVY = ("torch", "llama_cpp", "gradio", "sentence_transformers", "onnxruntime")
+HEAVY = ("torch", "llama_cpp", "gradio", "sentence_transformers", "onnxruntime", "chromadb")
 
 
 def heavy_imports_after(code: str) -> tuple[str, str]:
@@ -337,10 +337,21 @@ def test_articles_on_an_empty_index(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "articles") == (0, "the index is empty: rag ingest PATH\n", "")
 
 
-def test_articles_loads_no_model(indexed: Path) -> None:
+def test_articles_and_status_load_no_model_and_no_store(indexed: Path) -> None:
     heavy, printed = heavy_imports_after("from rag.cli import main; main(['articles'])")
     assert heavy == "[]"
     assert "https://x.example/undated" in printed
+    heavy, printed = heavy_imports_after("from rag.cli import main; main(['status'])")
+    assert heavy == "[]"
+    assert re.search(r"articles +4\n", printed), printed
+
+
+def test_help_loads_no_heavy_library() -> None:
+    heavy, printed = heavy_imports_after(
+        "from rag.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    assert heavy == "[]"
+    assert "usage: rag" in printed
 
 
 def test_remove_points_at_articles_for_the_ids(capsys: pytest.CaptureFixture[str]) -> None:

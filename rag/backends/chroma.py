@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from rag.errors import IndexMismatchError
+from rag.errors import check_embedder
 from rag.seams import Vectors
 from rag.types import UNKNOWN_SOURCE, Chunk, StoreStats
 
@@ -51,17 +51,7 @@ class ChromaStore:
 
     def check_embedder(self, name: str, dim: int | None = None) -> None:
         """Refuse an embedder other than the recorded one (`dim=None` checks the name only)."""
-        recorded = self.embedder
-        if recorded is None or (recorded[0] == name and dim in (None, recorded[1])):
-            return
-        same_name = recorded[0] == name
-        raise IndexMismatchError(
-            f"the index in {self.path} was built with embedder {recorded[0]!r} "
-            f"({recorded[1]} dims), not {name!r}" + (f" ({dim} dims)" if dim else ""),
-            hint="The model behind that name changed: use a new --data-dir and ingest again."
-            if same_name
-            else f"Use --embedder {recorded[0]!r}, or a new --data-dir to build a second index.",
-        )
+        check_embedder(self.embedder, name, dim, index=self.path)
 
     def bind_embedder(self, name: str, dim: int) -> None:
         """Record the embedder on first use; afterwards, refuse any other."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.config import cores
 from rag.errors import ModelError
 from rag.seams import Message
 
@@ -21,7 +21,7 @@ class LlamaCppGenerator:
             self._llm: Any = Llama(
                 model_path=str(path),
                 n_ctx=context_tokens,
-                n_threads=threads or os.cpu_count(),
+                n_threads=threads or cores(),
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -123,8 +122,3 @@ class OnnxEmbedder:
                 padded[row, : len(values)] = values
             feed[name] = padded
         return cast(Vectors, np.asarray(self._session.run(None, feed)[0], dtype=np.float32))
-
-
-def default_threads() -> int:
-    """The cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
