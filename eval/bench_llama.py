@@ -71,12 +71,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load(model: Path, *, context_tokens: int, threads: int | None) -> Any:
-    """The model in llama.cpp, as newsrag's generator loads it (default batch, quiet)."""
-    import llama_cpp
+    """The model in llama.cpp, as newsrag's generator loads it."""
+    from rag.backends.llama_cpp import open_model
 
-    return llama_cpp.Llama(
-        model_path=str(model), n_ctx=context_tokens, n_threads=threads, verbose=False
-    )
+    return open_model(model, context_tokens=context_tokens, threads=threads)
 
 
 def chat_tokens(llm: Any, messages: Sequence[Message]) -> list[int]:

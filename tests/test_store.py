@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.backends import chroma
 from rag.backends.chroma import ChromaStore
 from rag.errors import IndexMismatchError
 from rag.types import Chunk
@@ -46,6 +47,18 @@ def test_everything_comes_back_in_id_order_with_metadata_and_vectors(tmp_path: P
     assert found.tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
     assert chunks[0].published_at == when and chunks[0].title == "A"
     assert chunks[2].source is None
+
+
+def test_everything_is_read_in_pages_and_comes_back_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chroma, "PAGE", 2)
+    store = ChromaStore(tmp_path)
+    for name, row in zip("edcba", np.eye(5).tolist(), strict=True):
+        store.replace_article(name, [chunk(name, 0)], vectors(row))
+    chunks, found = store.everything()
+    assert [c.id for c in chunks] == ["a::0", "b::0", "c::0", "d::0", "e::0"]
+    assert found.tolist() == np.eye(5)[::-1].tolist()  # each row with its own chunk
 
 
 def test_replacing_an_article_removes_its_old_chunks(tmp_path: Path) -> None:

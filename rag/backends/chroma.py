@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 COLLECTION = "newsrag-chunks"
 
 
+PAGE = 1000
+"""Chunks read from Chroma at a time when the search index is rebuilt."""
+
+
 class ChromaStore:
     """Chunks with their embeddings and metadata in a persistent Chroma collection.
 
@@ -81,17 +85,29 @@ class ChromaStore:
             self._collection.delete(where=where)
 
     def everything(self) -> tuple[list[Chunk], Vectors]:
-        """Every chunk, in id order, and its embedding (one row each)."""
-        got = self._collection.get(include=["documents", "metadatas", "embeddings"])
-        texts, metas = got["documents"] or [], got["metadatas"] or []
-        embeddings = got["embeddings"]
-        rows = sorted(zip(got["ids"], texts, metas, range(len(got["ids"])), strict=True))
-        chunks = [_chunk(text, meta) for _, text, meta, _ in rows]
-        if not rows or embeddings is None:
+        """Every chunk, in id order, and its embedding (one row each).
+
+        Read a page at a time: Chroma hands a page over as Python objects, and all pages at
+        once took more memory than the whole ingest before them (1.0 GB at the peak, against
+        0.68 GB, for the 9,534 chunks of MultiHop-RAG's articles)."""
+        ids: list[str] = []
+        chunks: list[Chunk] = []
+        pages: list[Vectors] = []
+        while True:
+            got = self._collection.get(
+                include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=len(ids)
+            )
+            if not got["ids"]:
+                break
+            ids += got["ids"]
+            texts, metas = got["documents"] or [], got["metadatas"] or []
+            chunks += [_chunk(text, meta) for text, meta in zip(texts, metas, strict=True)]
+            pages.append(np.asarray(got["embeddings"], dtype=np.float32))
+        if not ids:
             dim = self.embedder[1] if self.embedder else 0
-            return chunks, np.zeros((0, dim), dtype=np.float32)
-        order = [n for *_, n in rows]
-        return chunks, np.asarray(embeddings, dtype=np.float32)[order]
+            return [], np.zeros((0, dim), dtype=np.float32)
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        return [chunks[n] for n in order], np.concatenate(pages)[order]
 
     def stats(self) -> StoreStats:
         metadatas = self._collection.get(include=["metadatas"])["metadatas"] or []
