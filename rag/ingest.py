@@ -62,9 +62,10 @@ class _Waiting:
     body_hash: str
 
 
-BATCH_CHUNKS = 64
-"""Chunks embedded at once, across articles: the embedder sorts them by length, so that a
-batch pads little (an article alone, a dozen chunks of every length, pads a lot)."""
+BATCH_CHUNKS = 256
+"""Chunks embedded and stored at once, across articles: the embedder sorts them by length, so
+that a batch pads little (an article alone, a dozen chunks of every length, pads a lot), and
+Chroma takes them in one write."""
 
 
 class Writer:
@@ -187,8 +188,10 @@ class Writer:
         own, so this goes one level deep.
         """
         body = hashlib.sha256(article.body.encode()).hexdigest()
-        if any(body == waiting.body_hash for waiting, _ in self._waiting):
-            self._write_waiting()  # so that the manifest knows it as done, and this as a copy
+        if any(body == w.body_hash or article.id == w.id for w, _ in self._waiting):
+            # Written first: the manifest then knows it as done (this article is a copy of
+            # it, or its next version), and one write never holds a chunk id twice.
+            self._write_waiting()
         admission = self.manifest.admit(
             article, content_hash=self._content_hash(article, body), body_hash=body
         )
@@ -213,17 +216,15 @@ class Writer:
         return admission.outcome, len(chunks)
 
     def _write_waiting(self) -> None:
-        """Embed the waiting articles' chunks together, then write and finish each article
-        in turn: until then it is pending, and an interrupted run settles it again."""
+        """Embed the waiting articles' chunks together, store them in one write, then finish
+        each article: until then it is pending, and an interrupted run settles it again."""
         if not self._waiting:
             return
-        texts = [embedding_text(c) for _, chunks in self._waiting for c in chunks]
-        vectors = self._embedder().embed_documents(texts)
-        start = 0
-        for waiting, chunks in self._waiting:
-            self.store.replace_article(waiting.id, chunks, vectors[start : start + len(chunks)])
-            self.manifest.finish(waiting.id, chunks=len(chunks))
-            start += len(chunks)
+        chunks = [c for _, article_chunks in self._waiting for c in article_chunks]
+        vectors = self._embedder().embed_documents([embedding_text(c) for c in chunks])
+        self.store.replace_articles([w.id for w, _ in self._waiting], chunks, vectors)
+        for waiting, article_chunks in self._waiting:
+            self.manifest.finish(waiting.id, chunks=len(article_chunks))
         self._waiting.clear()
 
     def _remove(self, article_ids: Sequence[str]) -> None:

@@ -87,8 +87,11 @@ class Store(Protocol):
         """How many chunks it holds."""
         ...
 
-    def replace_article(self, article_id: str, chunks: Sequence[Chunk], vectors: Vectors) -> None:
-        """Store an article's chunks, removing whatever it had before."""
+    def replace_articles(
+        self, article_ids: Sequence[str], chunks: Sequence[Chunk], vectors: Vectors
+    ) -> None:
+        """Store these articles' chunks (all of them, one vector each), removing whatever
+        the articles had before."""
         ...
 
     def remove_articles(self, article_ids: Sequence[str]) -> None:

@@ -262,3 +262,24 @@ def test_prune_forgets_copies_whose_file_is_gone(settings: Settings, tmp_path: P
     holder.unlink()
     pipeline.ingest([folder], prune=True)
     assert state(pipeline) == ([], [])
+
+
+def test_articles_are_embedded_and_stored_together(settings: Settings, tmp_path: Path) -> None:
+    source = dump(tmp_path / "a.jsonl", "London one.", "Paris two.", "Rome three.")
+    embedder = CountingEmbedder()
+    calls: list[int] = []
+    embed = embedder.embed_documents
+
+    def counted(texts: Sequence[str]) -> Vectors:
+        calls.append(len(texts))
+        return embed(texts)
+
+    embedder.embed_documents = counted  # type: ignore[method-assign]
+    pipeline = Pipeline(settings, embedder=embedder)
+    assert pipeline.ingest([source]).outcomes == {"new": 3}
+    assert calls == [3]  # the three articles in one batch
+    dump(tmp_path / "a.jsonl", "London, a new text.", "Paris two.", "Rome three.")
+    assert pipeline.ingest([source]).outcomes == {"changed": 1, "unchanged": 2}
+    texts = {c.article_id: c.text for c in pipeline.store.everything()[0]}
+    assert texts["https://x.example/0"] == "London, a new text."
+    assert len(texts) == 3 and [e.state for e in pipeline.manifest.entries()] == ["done"] * 3

@@ -38,9 +38,9 @@ def vectors(*rows: list[float]) -> np.ndarray:
 def test_everything_comes_back_in_id_order_with_metadata_and_vectors(tmp_path: Path) -> None:
     store = ChromaStore(tmp_path)
     when = datetime(2025, 4, 23, 8, 30, tzinfo=UTC)
-    store.replace_article("b", [chunk("b", 0, source=None)], vectors([0, 0, 1]))
-    store.replace_article(
-        "a", [chunk("a", 0, published_at=when), chunk("a", 1)], vectors([1, 0, 0], [0, 1, 0])
+    store.replace_articles(["b"], [chunk("b", 0, source=None)], vectors([0, 0, 1]))
+    store.replace_articles(
+        ["a"], [chunk("a", 0, published_at=when), chunk("a", 1)], vectors([1, 0, 0], [0, 1, 0])
     )
     chunks, found = store.everything()
     assert [c.id for c in chunks] == ["a::0", "a::1", "b::0"]
@@ -55,7 +55,7 @@ def test_everything_is_read_in_pages_and_comes_back_whole(
     monkeypatch.setattr(chroma, "PAGE", 2)
     store = ChromaStore(tmp_path)
     for name, row in zip("edcba", np.eye(5).tolist(), strict=True):
-        store.replace_article(name, [chunk(name, 0)], vectors(row))
+        store.replace_articles([name], [chunk(name, 0)], vectors(row))
     chunks, found = store.everything()
     assert [c.id for c in chunks] == ["a::0", "b::0", "c::0", "d::0", "e::0"]
     assert found.tolist() == np.eye(5)[::-1].tolist()  # each row with its own chunk
@@ -63,10 +63,10 @@ def test_everything_is_read_in_pages_and_comes_back_whole(
 
 def test_replacing_an_article_removes_its_old_chunks(tmp_path: Path) -> None:
     store = ChromaStore(tmp_path)
-    store.replace_article(
-        "a", [chunk("a", 0), chunk("a", 1), chunk("a", 2)], vectors([1, 0], [0, 1], [1, 1])
+    store.replace_articles(
+        ["a"], [chunk("a", 0), chunk("a", 1), chunk("a", 2)], vectors([1, 0], [0, 1], [1, 1])
     )
-    store.replace_article("a", [chunk("a", 0)], vectors([1, 0]))
+    store.replace_articles(["a"], [chunk("a", 0)], vectors([1, 0]))
     assert store.count() == 1
     assert ChromaStore(tmp_path).count() == 1  # persisted
 
@@ -74,13 +74,13 @@ def test_replacing_an_article_removes_its_old_chunks(tmp_path: Path) -> None:
 def test_stats_count_articles_sources_and_dates(tmp_path: Path) -> None:
     store = ChromaStore(tmp_path)
     early, late = datetime(2023, 9, 26, tzinfo=UTC), datetime(2023, 12, 25, tzinfo=UTC)
-    store.replace_article(
-        "a",
+    store.replace_articles(
+        ["a"],
         [chunk("a", 0, published_at=early), chunk("a", 1, published_at=early)],
         vectors([1, 0], [0, 1]),
     )
-    store.replace_article("b", [chunk("b", 0, published_at=late)], vectors([1, 1]))
-    store.replace_article("c", [chunk("c", 0, source=None)], vectors([1, 0]))
+    store.replace_articles(["b"], [chunk("b", 0, published_at=late)], vectors([1, 1]))
+    store.replace_articles(["c"], [chunk("c", 0, source=None)], vectors([1, 0]))
     stats = store.stats()
     assert (stats.articles, stats.chunks) == (3, 4)
     assert stats.sources == {"S": 2, "(unknown)": 1}

@@ -66,9 +66,13 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._collection.count())
 
-    def replace_article(self, article_id: str, chunks: Sequence[Chunk], vectors: Vectors) -> None:
-        """Store an article's chunks, removing whatever it had before."""
-        self._collection.delete(where={"article_id": article_id})
+    def replace_articles(
+        self, article_ids: Sequence[str], chunks: Sequence[Chunk], vectors: Vectors
+    ) -> None:
+        """Store these articles' chunks (all of them, one vector each), removing whatever the
+        articles had before. One write for many articles: Chroma takes 2,304 chunks in 1.0 s
+        in calls of 256, in 3.4 s in calls of 16 (an article's worth)."""
+        self.remove_articles(article_ids)
         if not chunks:
             return
         self._collection.add(
