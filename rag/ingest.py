@@ -198,9 +198,14 @@ class Writer:
         if admission.dropped:
             self._write_waiting()  # a removal never comes before a write it follows
             self.store.remove_articles([article.id])
+        waiting = {w.id for w, _ in self._waiting}
         for orphan in admission.orphans:
-            self._settle(orphan)
+            # A copy already waiting has a newer text of its own (its `finish` forgets that
+            # it was a copy); the orphan is its old one.
+            if orphan.id not in waiting:
+                self._settle(orphan)
         if admission.dropped:
+            self._write_waiting()  # the orphans' chunks, before the entry holding them goes
             self.manifest.remove([article.id])
         if admission.outcome not in ("new", "changed"):
             return admission.outcome, 0

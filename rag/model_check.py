@@ -119,8 +119,9 @@ def reinstall_command() -> str:
 
 
 def build_key(model: Path) -> str:
-    """What a pass depends on: the native libraries, the model file and the CPU."""
-    parts = [_cpu(), *(_stamp(p) for p in _native_libraries()), _stamp(model)]
+    """What a pass depends on: the native libraries, the model file, the CPU, and how the
+    model is loaded (flash attention runs other native code)."""
+    parts = [_cpu(), *(_stamp(p) for p in _native_libraries()), _stamp(model), "flash_attn"]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from rag.config import DEFAULT_EMBEDDER, Settings, cores
 from rag.errors import ChecksumError, ModelError
 from rag.seams import Embedder
 
+log = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "Qwen2.5-Coder-0.5B-Instruct (Q4 GGUF)"
 DEFAULT_MODEL_FILE = "qwen2.5-coder-0.5b-instruct-q4.gguf"
 DEFAULT_MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
@@ -112,9 +114,15 @@ def load_embedder(settings: Settings) -> Embedder:
             return by_torch
         found = (target, facts)
     file, facts = found
-    return onnx.OnnxEmbedder(
-        settings.embedder, onnx_file=file, model_path=Path(path), facts=facts, threads=threads
-    )
+    try:
+        return onnx.OnnxEmbedder(
+            settings.embedder, onnx_file=file, model_path=Path(path), facts=facts, threads=threads
+        )
+    except Exception as exc:  # a damaged export or tokenizer.json: torch reads the weights
+        log.warning("embedding with torch: the ONNX export %s cannot be loaded (%s)", file, exc)
+        from rag.backends.sentence_transformers import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(settings.embedder, path=path)
 
 
 def _copy(path: Path, digest: hashlib._Hash, out: BinaryIO | None = None) -> None:

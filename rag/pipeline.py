@@ -91,8 +91,7 @@ class Pipeline:
 
     @functools.cached_property
     def store(self) -> Store:
-        """Chroma, opened on first use: a question reads the search index and the manifest,
-        so that answering never imports chromadb unless the index must be rebuilt."""
+        """Chroma, opened on first write or search index rebuild: reads never need it."""
         from rag.backends.chroma import ChromaStore
 
         return ChromaStore(self.settings.data_dir / "chroma")
@@ -131,7 +130,8 @@ class Pipeline:
         return self._generator
 
     def is_empty(self) -> bool:
-        return self.manifest.stats().chunks == 0
+        """Nothing was ever ingested (an interrupted first ingest leaves pending articles)."""
+        return not self.manifest.entries()
 
     def ingest_default_if_empty(self) -> IngestReport | None:
         """Give an empty index the bundled articles, so a first question has something to read."""
@@ -158,6 +158,8 @@ class Pipeline:
         on_article: Callable[[ArticleDone], object] | None = None,
     ) -> IngestReport:
         """Add the articles under `paths` to the index (see `Writer.ingest`)."""
+        # Before any article is admitted, so that a refused embedder leaves no trace.
+        self._check_embedder(self._embedder.name if self._embedder else self.settings.embedder)
         return self.writer.ingest(
             paths, source=source, fields=fields, prune=prune, on_article=on_article
         )
@@ -338,9 +340,10 @@ class Pipeline:
 
     def _recorded_embedder(self) -> tuple[str, int] | None:
         """The index's embedder, as the search index records it (rebuilt first if stale)."""
-        if not self.index.built(self.manifest.generation()):
+        generation = self.manifest.generation()  # 0: nothing was ever written
+        if generation and not self.index.built(generation):
             self._sync()
-        return self.index.embedder
+        return self.index.embedder if generation else None
 
     def _check_embedder(self, name: str, dim: int | None = None) -> None:
         """Refuse an embedder other than the index's."""

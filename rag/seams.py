@@ -64,8 +64,8 @@ class Generator(Protocol):
 class Store(Protocol):
     """Chunks with their vectors, kept on disk, and the embedder they were made with.
 
-    Writing or querying with an embedder other than the recorded one raises
-    `IndexMismatchError`.
+    Writing with an embedder other than the recorded one raises `IndexMismatchError`
+    (questions are checked against the search index's copy of the record).
     """
 
     path: Path

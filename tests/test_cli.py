@@ -387,6 +387,7 @@ def test_ingest_reads_the_rest_past_a_missing_path_and_exits_1(
     capsys: pytest.CaptureFixture[str], isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(Pipeline, "embedder", KeywordEmbedder(["london"]))
+    monkeypatch.setenv("RAG_EMBEDDER", KeywordEmbedder.name)  # the embedder configured
     write(isolated / "good" / "a.txt", "London talks resumed.")
     missing = isolated / "missing-path"
     code, out, _ = run(capsys, "ingest", "good", str(missing), "--json")

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import KeywordEmbedder, write
 
+from rag import ingest
 from rag.config import Settings
+from rag.errors import IndexMismatchError
 from rag.pipeline import Pipeline
 from rag.seams import Vectors
 
@@ -106,19 +108,31 @@ def test_an_exact_duplicate_is_stored_once_with_every_source(
     assert indexed(pipeline) == [("Herald", "https://herald.example/t")]
 
 
-def test_an_interrupted_ingest_finishes_on_the_next_run(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("batch", "resumed_outcomes"),
+    [
+        (ingest.BATCH_CHUNKS, {"changed": 3}),  # all three in the batch that crashed
+        (1, {"unchanged": 1, "changed": 1, "new": 1}),  # London written, Rome never admitted
+    ],
+)
+def test_an_interrupted_ingest_finishes_on_the_next_run(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch: int,
+    resumed_outcomes: dict[str, int],
+) -> None:
+    monkeypatch.setattr(ingest, "BATCH_CHUNKS", batch)
     source = dump(tmp_path / "a.jsonl", "London one.", "Paris two.", "Rome three.")
     crashing = Pipeline(settings, embedder=CountingEmbedder(fail_on="Paris"))
     with pytest.raises(KeyboardInterrupt):
         crashing.ingest([source])
     assert crashing.manifest.get("https://x.example/1").state == "pending"
     assert crashing.status().last_ingest.finished_at is None
+    assert not crashing.is_empty()  # a next question must not add the default corpus
 
     resumed = Pipeline(settings, embedder=CountingEmbedder())
-    outcomes = resumed.ingest([source]).outcomes
-    # Articles are embedded a few at a time: those written before the crash are unchanged,
-    # the pending ones (Paris at least) are done again.
-    assert outcomes["changed"] >= 1 and sum(outcomes.values()) == 3
+    assert resumed.ingest([source]).outcomes == resumed_outcomes
     clean = Pipeline(
         settings.model_copy(update={"data_dir": tmp_path / "clean"}), embedder=CountingEmbedder()
     )
@@ -283,3 +297,40 @@ def test_articles_are_embedded_and_stored_together(settings: Settings, tmp_path:
     texts = {c.article_id: c.text for c in pipeline.store.everything()[0]}
     assert texts["https://x.example/0"] == "London, a new text."
     assert len(texts) == 3 and [e.state for e in pipeline.manifest.entries()] == ["done"] * 3
+
+
+def records(path: Path, *articles: tuple[str, str]) -> Path:
+    """A JSON Lines file of (url, body) articles."""
+    lines = [json.dumps({"title": "Story", "url": url, "body": body}) for url, body in articles]
+    return write(path, "\n".join(lines))
+
+
+def test_a_copy_and_its_holder_both_changed_keep_their_new_texts(
+    settings: Settings, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    source = records(
+        tmp_path / "a.jsonl", ("https://b", "London one."), ("https://a", "London one.")
+    )
+    assert pipeline.ingest([source]).outcomes == {"new": 1, "copy": 1}
+    # The copy comes first now, waiting to be embedded when its old holder changes.
+    records(tmp_path / "a.jsonl", ("https://a", "Paris two."), ("https://b", "Rome three."))
+    pipeline.ingest([source])
+    texts = {c.article_id: c.text for c in pipeline.store.everything()[0]}
+    assert texts == {"https://a": "Paris two.", "https://b": "Rome three."}
+    assert [e.state for e in pipeline.manifest.entries()] == ["done", "done"]
+
+
+def test_another_embedder_is_refused_before_any_article_is_admitted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    source = dump(tmp_path / "a.jsonl", "London one.")
+    Pipeline(settings, embedder=CountingEmbedder()).ingest([source])
+    other = CountingEmbedder()
+    other.name = "another-model"
+    dump(tmp_path / "a.jsonl", "London, a new text.")
+    with pytest.raises(IndexMismatchError, match="another-model"):
+        Pipeline(settings, embedder=other).ingest([source])
+    pipeline = Pipeline(settings, embedder=CountingEmbedder())
+    assert [e.state for e in pipeline.manifest.entries()] == ["done"]
+    assert pipeline.status().stats.articles == 1

@@ -93,6 +93,19 @@ def test_the_export_is_made_once_and_loads_without_torch(minilm: Embedder) -> No
     assert minilm.onnx_file.stat().st_mtime_ns == made
 
 
+def test_a_damaged_export_leaves_minilm_on_torch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(cache_dir=tmp_path / "cache")
+    exported = load_embedder(settings)
+    assert isinstance(exported, OnnxEmbedder)
+    exported.onnx_file.write_bytes(b"not a model")
+    embedder = load_embedder(settings)
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert "cannot be loaded" in caplog.text
+    assert abs(embedder.embed_queries(QUESTIONS) - exported.embed_queries(QUESTIONS)).max() < 1e-4
+
+
 def test_without_a_usable_cache_minilm_runs_on_torch(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

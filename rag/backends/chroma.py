@@ -28,8 +28,8 @@ PAGE = 1000
 class ChromaStore:
     """Chunks with their embeddings and metadata in a persistent Chroma collection.
 
-    The collection's metadata records the embedder's name and dimension; writing or
-    querying with another embedder raises `IndexMismatchError`.
+    The collection's metadata records the embedder's name and dimension; writing with
+    another embedder raises `IndexMismatchError`.
     """
 
     def __init__(self, path: Path) -> None:

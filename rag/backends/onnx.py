@@ -1,10 +1,10 @@
 """A sentence-transformers model run by ONNX Runtime, without torch.
 
 A mean-pooled model (MiniLM, the default) is exported to ONNX once, into the cache, by
-`rag.backends.sentence_transformers.export_onnx`, which keeps the export only when its vectors
-equal torch's. From then on this embedder reads the export and the model folder's
-`tokenizer.json` with ONNX Runtime and `tokenizers` alone: torch is never imported, which saves
-seconds of start-up and hundreds of megabytes.
+`SentenceTransformerEmbedder.export_onnx` (rag.backends.sentence_transformers), which keeps
+the export only when its vectors equal torch's. From then on this embedder reads the export
+and the model folder's `tokenizer.json` with ONNX Runtime and `tokenizers` alone: torch is
+never imported, which saves seconds of start-up and hundreds of megabytes.
 
 Texts are embedded shortest first, in batches padded to their longest text, so that little is
 spent on padding. Measured on two cores with 1,054 chunks of the MultiHop-RAG news (200 tokens
@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,8 +43,11 @@ class Export:
 
 
 def export_file(model_path: Path, cache_dir: Path) -> Path:
-    """Where the export of the model folder at `model_path` lives: one file per content."""
-    key = hashlib.sha256(str(model_path.resolve()).encode())
+    """Where the export of the model folder at `model_path` lives: one file per content of
+    the folder and per version of the libraries that read it (checked again after either
+    changes)."""
+    versions = [metadata.version(p) for p in ("onnxruntime", "tokenizers")]
+    key = hashlib.sha256("|".join([str(model_path.resolve()), *versions]).encode())
     for file in sorted(p for p in model_path.rglob("*") if p.is_file()):
         stat = file.stat()
         key.update(f"{file.relative_to(model_path)}|{stat.st_size}|{stat.st_mtime_ns}".encode())

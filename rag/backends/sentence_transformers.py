@@ -118,11 +118,11 @@ class SentenceTransformerEmbedder:
         import torch
 
         partial = target.with_suffix(f".{os.getpid()}.partial")
-        sample = dict(self._tokenizer([PROBES[-1]], return_tensors="pt"))
-        names = list(sample)
-        model = _mean_pooled(self._model[0].auto_model, names).eval()
         facts = Export(dim=self.dim, max_length=self.max_length)
         try:
+            sample = dict(self._tokenizer([PROBES[-1]], return_tensors="pt"))
+            names = list(sample)
+            model = _mean_pooled(self._model[0].auto_model, names).eval()
             target.parent.mkdir(parents=True, exist_ok=True)
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tracer's notes; the probes check it
