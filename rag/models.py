@@ -7,6 +7,7 @@ directory; the joined file's sha256 is checked every time it is loaded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -100,29 +101,27 @@ def load_embedder(settings: Settings) -> Embedder:
     """The embedder: ONNX Runtime on a checked export of the model (made on first use) when
     the model is a local folder that can be exported, else sentence-transformers with torch."""
     from rag.backends import onnx
+    from rag.backends.sentence_transformers import SentenceTransformerEmbedder
 
     path = resolve_embedder(settings.embedder)
-    threads = settings.threads or cores()
-    found = onnx.find_export(Path(path), settings.cache_dir) if Path(path).is_dir() else None
-    if found is None:
-        from rag.backends.sentence_transformers import SentenceTransformerEmbedder
-
-        by_torch = SentenceTransformerEmbedder(settings.embedder, path=path)
-        target = onnx.export_file(Path(path), settings.cache_dir)
-        facts = by_torch.export_onnx(target) if Path(path).is_dir() else None
-        if facts is None:
-            return by_torch
-        found = (target, facts)
-    file, facts = found
+    by_torch = functools.cache(lambda: SentenceTransformerEmbedder(settings.embedder, path=path))
+    if not Path(path).is_dir():  # a name for the hub: no folder to export
+        return by_torch()
+    file = onnx.export_file(Path(path), settings.cache_dir)
+    facts = onnx.read_facts(file) or by_torch().export_onnx(file)
+    if facts is None:
+        return by_torch()
     try:
         return onnx.OnnxEmbedder(
-            settings.embedder, onnx_file=file, model_path=Path(path), facts=facts, threads=threads
+            settings.embedder,
+            onnx_file=file,
+            model_path=Path(path),
+            facts=facts,
+            threads=settings.threads or cores(),
         )
     except Exception as exc:  # a damaged export or tokenizer.json: torch reads the weights
         log.warning("embedding with torch: the ONNX export %s cannot be loaded (%s)", file, exc)
-        from rag.backends.sentence_transformers import SentenceTransformerEmbedder
-
-        return SentenceTransformerEmbedder(settings.embedder, path=path)
+        return by_torch()
 
 
 def _copy(path: Path, digest: hashlib._Hash, out: BinaryIO | None = None) -> None:

@@ -339,11 +339,11 @@ class Pipeline:
         self.index.sync(lambda: self.store, self.manifest.generation())
 
     def _recorded_embedder(self) -> tuple[str, int] | None:
-        """The index's embedder, as the search index records it (rebuilt first if stale)."""
+        """The index's embedder: the search index's record, or the store's when it lags behind."""
         generation = self.manifest.generation()  # 0: nothing was ever written
-        if generation and not self.index.built(generation):
-            self._sync()
-        return self.index.embedder if generation else None
+        if not generation:
+            return None
+        return self.index.embedder if self.index.built(generation) else self.store.embedder
 
     def _check_embedder(self, name: str, dim: int | None = None) -> None:
         """Refuse an embedder other than the index's."""

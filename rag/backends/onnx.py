@@ -59,14 +59,13 @@ def save_facts(file: Path, facts: Export) -> None:
     file.with_suffix(".json").write_text(json.dumps(asdict(facts)))
 
 
-def find_export(model_path: Path, cache_dir: Path) -> tuple[Path, Export] | None:
-    """The checked export of this model and its facts, if one was made."""
-    file = export_file(model_path, cache_dir)
+def read_facts(file: Path) -> Export | None:
+    """The facts of the checked export at `file`, if it was made."""
     try:
         facts = Export(**json.loads(file.with_suffix(".json").read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    return (file, facts) if file.is_file() else None
+    return facts if file.is_file() else None
 
 
 class OnnxEmbedder:
