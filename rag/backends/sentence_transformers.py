@@ -33,6 +33,11 @@ PROBES = [
 so that an export that fixed the length it was traced with is caught."""
 AGREEMENT = 1e-4
 """Largest difference in any coordinate allowed between the two engines' vectors."""
+INT8_AGREEMENT = 0.97
+"""Smallest cosine allowed between a vector of the int8 export and torch's. Measured on the
+9,534 MultiHop-RAG chunks: 0.994 on average, 0.988 at worst (0.978 for an empty text);
+retrieval on the 453 answerable dev questions: Hits@10 0.947 against 0.945 in float32,
+MRR@10 0.715 against 0.710."""
 
 
 class SentenceTransformerEmbedder:
@@ -110,14 +115,16 @@ class SentenceTransformerEmbedder:
         )
 
     def export_onnx(self, target: Path) -> Export | None:
-        """Export the model to ONNX at `target`, kept only if it gives this embedder's
-        vectors (checked with ONNX Runtime on `PROBES`); its facts beside it. None, with a
-        warning, when that cannot be done here."""
+        """Export the model to ONNX at `target`, its facts beside it; None, with a warning,
+        when that cannot be done here. The export is kept only if it gives this embedder's
+        vectors (checked with ONNX Runtime on `PROBES`), then its weights are quantized to
+        int8 (a third less time per chunk) if the vectors stay within `INT8_AGREEMENT`."""
         if not self.can_export():
             return None
         import torch
 
         partial = target.with_suffix(f".{os.getpid()}.partial")
+        int8 = target.with_suffix(f".{os.getpid()}.int8")
         facts = Export(dim=self.dim, max_length=self.max_length)
         try:
             sample = dict(self._tokenizer([PROBES[-1]], return_tensors="pt"))
@@ -136,26 +143,61 @@ class SentenceTransformerEmbedder:
                     opset_version=17,
                     dynamo=False,
                 )
-            by_onnx = OnnxEmbedder(
-                self.name, onnx_file=partial, model_path=self._path, facts=facts, threads=1
-            )
-            gap = float(np.abs(by_onnx.embed_documents(PROBES) - self._encode(PROBES)).max())
+            expected = self._encode(PROBES)
+            by_onnx = self._onnx(partial, facts)
             counts = [by_onnx.count_tokens(p) for p in PROBES]
             if counts != [self.count_tokens(p) for p in PROBES]:
                 log.warning("embedding with torch: tokenizer.json counts tokens differently")
                 return None
+            gap = float(np.abs(by_onnx.embed_documents(PROBES) - expected).max())
             if gap > AGREEMENT:
                 log.warning("embedding with torch: the ONNX export differs by %g", gap)
                 return None
+            _quantize(partial, int8)
+            cosine = float(
+                (self._onnx(int8, facts).embed_documents(PROBES) * expected).sum(1).min()
+            )
+            if cosine < INT8_AGREEMENT:
+                log.warning("embedding in float32: int8 vectors reach a cosine of %.3f", cosine)
+            else:
+                int8.replace(partial)
             save_facts(target, facts)
             partial.replace(target)
         except Exception as exc:  # any failure leaves torch doing the work
             log.warning("embedding with torch: no ONNX export (%s)", exc)
             return None
         finally:
-            with contextlib.suppress(OSError):  # gone once in place, or never made
-                partial.unlink()
+            for leftover in (partial, int8):  # gone once in place, or never made
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
         return facts
+
+    def _onnx(self, file: Path, facts: Export) -> OnnxEmbedder:
+        return OnnxEmbedder(
+            self.name, onnx_file=file, model_path=self._path, facts=facts, threads=1
+        )
+
+
+def _quantize(source: Path, target: Path) -> None:
+    """Write `source` with its matrix weights in int8, per output channel (ONNX Runtime's
+    dynamic quantization: activations are quantized as each batch runs)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Its advice to pre-process the graph (which fails on this one) goes nowhere; without a
+    # handler of the root's own, `logging.warning` would install one that prints every
+    # library's debug messages from then on.
+    quiet = logging.NullHandler()
+    logging.getLogger().addHandler(quiet)
+    try:
+        quantize_dynamic(
+            source,
+            target,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            weight_type=QuantType.QInt8,
+        )
+    finally:
+        logging.getLogger().removeHandler(quiet)
 
 
 def _mean_pooled(transformer: Any, names: list[str]) -> Any:
