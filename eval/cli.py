@@ -76,6 +76,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         parser,
         [
             "model",
+            "llm_url",
             "max_tokens",
             "threads",
             "chunk_tokens",

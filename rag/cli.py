@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = command("ask", "Answer a question from the indexed articles, with citations.")
     ask.add_argument("question", metavar="QUESTION")
-    add_setting_flags(ask, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
+    add_setting_flags(ask, ["model", "llm_url", "max_tokens", "threads", *SEARCH_SETTINGS])
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(handler=commands.ask)
 
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
             "last answer, /new forgets the conversation, /quit (or the end of input) ends it."
         ),
     )
-    add_setting_flags(chat, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
+    add_setting_flags(chat, ["model", "llm_url", "max_tokens", "threads", *SEARCH_SETTINGS])
     chat.set_defaults(handler=commands.chat)
 
     search = command(
@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(handler=commands.search)
 
     status = command("status", "Show what the index holds and which models it uses.")
-    add_setting_flags(status, ["model"])
+    add_setting_flags(status, ["model", "llm_url"])
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=commands.status)
 
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor",
         "Check that this installation can answer: data dir, index, models, llama.cpp build.",
     )
-    add_setting_flags(doctor, ["model", "threads"])
+    add_setting_flags(doctor, ["model", "llm_url", "threads"])
     doctor.set_defaults(handler=commands.doctor)
 
     # Commands that live outside `rag` (such as `rag eval`) register through entry points:

@@ -56,6 +56,11 @@ class Settings(BaseModel):
         default=None,
         description="GGUF model file that writes answers; unset means the bundled default.",
     )
+    llm_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible model server (e.g. http://127.0.0.1:8000/v1) that writes "
+        "answers instead of the local model; its API key, if any, in RAG_LLM_API_KEY.",
+    )
     chunk_tokens: int = Field(default=200, ge=16, description="Chunk length in embedder tokens.")
     chunk_overlap: int = Field(default=40, ge=0, description="Tokens shared by consecutive chunks.")
     k: int = Field(default=5, ge=1, le=50, description="Passages retrieved per question.")
@@ -253,6 +258,8 @@ def _placeholder(name: str, kind: type, constraints: Sequence[Any]) -> str:
         return f"{low:g}..{high:g}" if low is not None and high is not None else "N"
     if kind is Path:
         return "DIR" if name.endswith("_dir") else "PATH"
+    if name.endswith("_url"):
+        return "URL"
     return "NAME_OR_PATH"  # the free-text settings name a model: on the hub, or a local path
 
 

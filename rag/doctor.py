@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,7 +30,8 @@ class Check:
 
 
 def run_checks(settings: Settings) -> list[Check]:
-    """Data directory, index, answer model, llama.cpp build, embedder: in that order."""
+    """Data directory, index, answer model and llama.cpp build (or the model server),
+    embedder: in that order."""
     pipeline: Pipeline | None = None
 
     def open_index() -> str:
@@ -44,12 +46,15 @@ def run_checks(settings: Settings) -> list[Check]:
     if pipeline is None:
         return checks
     ready = pipeline
-    model = _attempt("answer model", lambda: str(ready.model_path))
-    checks.append(model)
-    if model.ok:
-        checks.append(_attempt("llama.cpp", lambda: _generation(ready)))
+    if settings.llm_url:
+        checks.append(_attempt("model server", lambda: _served(ready)))
     else:
-        checks.append(Check("llama.cpp", False, "not checked: the answer model is missing"))
+        model = _attempt("answer model", lambda: str(ready.model_path))
+        checks.append(model)
+        if model.ok:
+            checks.append(_attempt("llama.cpp", lambda: _generation(ready)))
+        else:
+            checks.append(Check("llama.cpp", False, "not checked: the answer model is missing"))
     checks.append(_attempt("embedder", lambda: _embedding(ready)))
     return checks
 
@@ -84,6 +89,14 @@ def _generation(pipeline: Pipeline) -> str:
     )
     version = importlib.metadata.version("llama-cpp-python")
     return f"llama-cpp-python {version}: a test generation ran in {seconds or 0:.1f} s"
+
+
+def _served(pipeline: Pipeline) -> str:
+    started = time.perf_counter()
+    generator = pipeline.generator
+    reply = "".join(generator.stream([{"role": "user", "content": "Say OK."}], max_tokens=2))
+    seconds = time.perf_counter() - started
+    return f"{generator.name}: a test generation ({reply.strip()!r}) took {seconds:.1f} s"
 
 
 def _embedding(pipeline: Pipeline) -> str:

@@ -12,13 +12,14 @@ import hashlib
 import importlib.util
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from rag.config import DEFAULT_EMBEDDER, Settings, cores
 from rag.errors import ChecksumError, ModelError
-from rag.seams import Embedder
+from rag.model_check import ensure_model_runs
+from rag.seams import Embedder, Generator
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "Qwen2.5-Coder-0.5B-Instruct (Q4 GGUF)"
@@ -53,8 +54,25 @@ def model_file(settings: Settings) -> Path:
     return settings.model or settings.cache_dir / DEFAULT_MODEL_FILE
 
 
+def load_generator(settings: Settings, model_path: Callable[[], Path]) -> Generator:
+    """The answer model: the server at `settings.llm_url`, else the GGUF file at
+    `model_path()` in llama.cpp, once a child process has shown that this build of llama.cpp
+    runs on this CPU (a build for another one dies silently in native code)."""
+    if settings.llm_url:
+        from rag.backends.openai_api import KEY_VARIABLE, ServerGenerator
+
+        return ServerGenerator(settings.llm_url, api_key=os.environ.get(KEY_VARIABLE))
+    from rag.backends.llama_cpp import LlamaCppGenerator
+
+    path = model_path()
+    ensure_model_runs(path, cache_dir=settings.cache_dir, threads=settings.threads)
+    return LlamaCppGenerator(path, context_tokens=settings.context_tokens, threads=settings.threads)
+
+
 def describe_model(settings: Settings) -> str:
     """What `rag status` shows for the answer model."""
+    if settings.llm_url:
+        return f"the model server at {settings.llm_url}"
     if settings.model is not None:
         return str(settings.model)
     return f"{DEFAULT_MODEL_NAME} (default, cached in {settings.cache_dir})"

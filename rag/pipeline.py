@@ -28,8 +28,8 @@ from rag.ingest import Writer
 from rag.kinds import question_kind
 from rag.load import default_corpus as default_corpus
 from rag.manifest import Entry, IngestRecord, Manifest
-from rag.model_check import ensure_model_runs, last_pass
-from rag.models import describe_model, load_embedder, model_file, resolve_model
+from rag.model_check import last_pass
+from rag.models import describe_model, load_embedder, load_generator, model_file, resolve_model
 from rag.plan import Plan, plan
 from rag.prompt import fit_context
 from rag.retrieve import Tuning, retrieve
@@ -116,17 +116,7 @@ class Pipeline:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            from rag.backends.llama_cpp import LlamaCppGenerator
-
-            # A build for another CPU dies silently in native code: prove it in a child first.
-            ensure_model_runs(
-                self.model_path, cache_dir=self.settings.cache_dir, threads=self.settings.threads
-            )
-            self._generator = LlamaCppGenerator(
-                self.model_path,
-                context_tokens=self.settings.context_tokens,
-                threads=self.settings.threads,
-            )
+            self._generator = load_generator(self.settings, lambda: self.model_path)
         return self._generator
 
     def is_empty(self) -> bool:
@@ -140,7 +130,7 @@ class Pipeline:
     def check_ready(self) -> None:
         """Fail fast, before any model loads, on the index's embedder and the model file."""
         self._check_embedder(self.settings.embedder)
-        if self._generator is None:
+        if self._generator is None and not self.settings.llm_url:
             _ = self.model_path
 
     @functools.cached_property
@@ -329,7 +319,7 @@ class Pipeline:
             embedder=self._recorded_embedder(),
             model=describe_model(self.settings),
             model_checked=last_pass(model, cache_dir=self.settings.cache_dir)
-            if (model := model_file(self.settings)).is_file()
+            if (model := model_file(self.settings)).is_file() and not self.settings.llm_url
             else None,
             data_dir=self.settings.data_dir,
         )

@@ -32,7 +32,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         "--port", type=int, default=7860, metavar="N", help="port (default: %(default)s)"
     )
     parser.add_argument("--auth", type=_credentials, metavar="USER:PASS", help="require this login")
-    add_setting_flags(parser, ["model", "max_tokens", "threads", *SEARCH_SETTINGS])
+    add_setting_flags(parser, ["model", "llm_url", "max_tokens", "threads", *SEARCH_SETTINGS])
     parser.set_defaults(handler=run)
 
 

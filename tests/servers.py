@@ -1,0 +1,95 @@
+"""Real servers for the tests, each on a free port of 127.0.0.1 and stopped after: a Chroma
+server (`chroma run`, from the chromadb package) and an OpenAI-compatible model server
+(`python -m llama_cpp.server`, llama-cpp-python's server extra)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running(
+    command: Sequence[str], *, ready: str, log: Path, seconds: float = 120
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` running until the block ends, once GET `ready` answers 200."""
+    with log.open("ab") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited with {server.returncode}: {log}")
+            try:
+                if httpx.get(ready, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{command[0]} did not start in {seconds:.0f} s: {log}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        stop(server)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@contextmanager
+def chroma_server(path: Path, port: int | None = None) -> Iterator[str]:
+    """A Chroma server keeping its data in `path`; yields its URL."""
+    port = port or free_port()
+    chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or "chroma"
+    command = [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    log = path.with_name(path.name + ".log")
+    with running(command, ready=f"{url}/api/v2/heartbeat", log=log):
+        yield url
+
+
+@contextmanager
+def model_server(model: Path, log: Path) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with the GGUF file `model`; yields its URL."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--flash_attn",
+        "true",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with running(command, ready=f"{url}/v1/models", log=log):
+        yield url

@@ -1,0 +1,82 @@
+"""Scale-out on real servers, each started on 127.0.0.1 by the test and stopped after: an
+OpenAI-compatible model server (llama-cpp-python's) writing the answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from servers import model_server
+
+from rag.config import Settings
+from rag.models import resolve_model
+
+pytestmark = pytest.mark.slow
+
+LONDON = "Who attended the London meeting?"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("rag")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    environ.update(RAG_DATA_DIR=str(home / "data"), RAG_CACHE_DIR=str(home / "cache"))
+    return environ
+
+
+def rag(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def default_model(env: dict[str, str]) -> Path:
+    return resolve_model(Settings(cache_dir=Path(env["RAG_CACHE_DIR"])))
+
+
+@pytest.fixture(scope="module")
+def llm_url(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with model_server(default_model, tmp_path_factory.mktemp("llm") / "server.log") as url:
+        yield url
+
+
+def test_the_london_question_is_answered_through_a_model_server(
+    env: dict[str, str], llm_url: str
+) -> None:
+    done = rag(env, "ask", "--json", "--llm-url", llm_url, LONDON)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert not answer["abstained"]
+    for country in ("UK", "France", "Germany", "Ukraine"):
+        assert country in answer["answer"]
+    assert answer["citations"] and "[1]" in answer["answer"]
+    cited = answer["citations"][0]
+    assert "France, Germany, and Ukraine" in cited["text"][cited["support"]["start"] :]
+    # The server weighed the options: its probabilities are in how the answer was decided.
+    assert re.search(r"A\) \w+ \(0\.\d\d, 0\.\d\d\)", answer["basis"])
+
+
+def test_a_model_server_that_is_down_is_a_clear_error_not_a_hang(
+    env: dict[str, str], default_model: Path, tmp_path: Path
+) -> None:
+    with model_server(default_model, tmp_path / "server.log") as url:
+        assert rag(env, "ask", "--llm-url", url, LONDON).returncode == 0
+    started = time.monotonic()
+    done = rag(env, "ask", "--llm-url", url, LONDON, timeout=120)
+    assert done.returncode == 1
+    assert f"error: cannot reach the model server at {url}/v1" in done.stderr
+    assert "hint: Start it" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert time.monotonic() - started < 60
