@@ -130,11 +130,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     types = [t.strip() for t in args.types.split(",")] if args.types else None
     questions = select(dataset.questions, types=types, limit=args.limit, held_out=args.held_out)
     live = sys.stderr.isatty()
-    index_dir = None
     if args.corpus is not None:
         with tqdm(desc="indexing corpus", unit=" articles", disable=not live) as bar:
-            index_dir = corpus_index(args.corpus, settings, on_article=lambda *_: bar.update())
-        settings = settings.model_copy(update={"data_dir": index_dir})
+            settings = corpus_index(args.corpus, settings, on_article=lambda *_: bar.update())
     pipeline = Pipeline(settings)
     running: dict[str, list[float]] = {}
 
@@ -164,7 +162,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             questions_total=len(dataset.questions),
             questions_run=len(questions),
         ),
-        corpus=CorpusInfo(str(args.corpus), str(index_dir)) if args.corpus else None,
+        corpus=CorpusInfo(str(args.corpus), str(settings.data_dir)) if args.corpus else None,
         options=Options(
             limit=args.limit,
             held_out=args.held_out,

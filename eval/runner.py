@@ -79,9 +79,10 @@ def select(
 
 def corpus_index(
     corpus: Path, settings: Settings, *, on_article: Callable[[ArticleDone], object] | None = None
-) -> Path:
-    """A separate index of `corpus` under the cache dir, built once per corpus content,
-    embedder and chunking; an interrupted build is started again from nothing."""
+) -> Settings:
+    """`settings` for a separate index of `corpus` under the cache dir (and, on a Chroma
+    server, in a collection of its own), built once per corpus content, embedder and
+    chunking; an interrupted build is started again from nothing."""
     key = hashlib.sha256()
     files = sorted(p for p in corpus.rglob("*") if p.is_file()) if corpus.is_dir() else [corpus]
     if not corpus.exists() or not files:
@@ -93,12 +94,17 @@ def corpus_index(
         key.update(str(file.relative_to(corpus) if corpus.is_dir() else file.name).encode())
         key.update(hashlib.sha256(file.read_bytes()).digest())
     key.update(f"{settings.embedder}|{settings.chunk_tokens}|{settings.chunk_overlap}".encode())
+    if settings.chroma_url:  # on a server, in a collection of its own beside the user's index
+        key.update(settings.chroma_url.encode())
     directory = settings.cache_dir / "eval-index" / key.hexdigest()[:16]
+    settings = settings.model_copy(update={"data_dir": directory})
+    if settings.chroma_url:
+        settings = settings.model_copy(update={"collection": f"newsrag-eval-{directory.name}"})
     marker = directory / "complete.json"
     if marker.is_file():
-        return directory
+        return settings
     shutil.rmtree(directory, ignore_errors=True)
-    pipeline = Pipeline(settings.model_copy(update={"data_dir": directory}))
+    pipeline = Pipeline(settings)
     report = pipeline.ingest([corpus], on_article=on_article)
     if not report.articles:
         first = report.problems[0] if report.problems else None
@@ -121,7 +127,7 @@ def corpus_index(
             }
         )
     )
-    return directory
+    return settings
 
 
 def evaluate(

@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="remove articles once read from these folders that are gone now",
     )
+    ingest.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="index only shard I of N of these articles (by id), so that N machines, each with "
+        "its own --data-dir, can ingest one corpus into one --chroma-url",
+    )
     ingest.add_argument("--json", action="store_true", help="print a JSON report")
     ingest.set_defaults(handler=commands.ingest)
 
@@ -198,6 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _shard(text: str) -> tuple[int, int]:
+    number, slash, count = text.partition("/")
+    if not (slash and number.isdigit() and count.isdigit() and 1 <= int(number) <= int(count)):
+        raise argparse.ArgumentTypeError(f"{text!r}: write I/N with 1 <= I <= N, e.g. 2/4")
+    return int(number), int(count)
 
 
 def _field_map(text: str) -> dict[str, str]:

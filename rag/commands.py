@@ -45,6 +45,7 @@ def ingest(settings: Settings, args: argparse.Namespace) -> int:
             source=args.source,
             fields=args.fields,
             prune=args.prune,
+            shard=args.shard,
             on_article=show,
         )
     if args.json:
@@ -73,7 +74,13 @@ def remove(settings: Settings, args: argparse.Namespace) -> int:
     if missing or not ids:
         raise InputError(
             f"not in the index: {', '.join(missing) or 'any article of ' + repr(args.source)}",
-            hint="See the ids and sources with `rag articles`.",
+            hint="See the ids and sources with `rag articles`."
+            + (
+                " On a Chroma server, remove an article with the --data-dir that ingested it "
+                "(its manifest, or its shard's, keeps the article)."
+                if settings.chroma_url
+                else ""
+            ),
         )
     pipeline.remove(ids)
     print(f"removed {len(ids)} article(s)")

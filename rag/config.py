@@ -31,6 +31,7 @@ from rag.errors import ConfigError
 from rag.filters import check_range
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_COLLECTION = "newsrag-chunks"
 ENV_PREFIX = "RAG_"
 CONFIG_FILE = "rag.toml"
 
@@ -51,6 +52,18 @@ class Settings(BaseModel):
     embedder: str = Field(
         default=DEFAULT_EMBEDDER,
         description="sentence-transformers model name or path used to embed passages.",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="Chroma server (http://HOST:PORT) holding the index, searched there; "
+        "unset means Chroma in the data dir.",
+    )
+    collection: str = Field(
+        default=DEFAULT_COLLECTION,
+        min_length=3,
+        max_length=512,
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]*[a-zA-Z0-9]$",
+        description="Chroma collection of the chunks (one server can hold several indexes).",
     )
     model: Path | None = Field(
         default=None,
@@ -207,7 +220,7 @@ SEARCH_SETTINGS = [
 ]
 """The settings of a search, as flags of every command that searches."""
 
-GLOBAL_SETTINGS = ["data_dir", "embedder"]
+GLOBAL_SETTINGS = ["data_dir", "chroma_url", "collection", "embedder"]
 """Settings every command takes, before or after the command's name."""
 
 
@@ -261,6 +274,12 @@ def _placeholder(name: str, kind: type, constraints: Sequence[Any]) -> str:
     if name.endswith("_url"):
         return "URL"
     return "NAME_OR_PATH"  # the free-text settings name a model: on the hub, or a local path
+
+
+def index_name(chroma_url: str | None, collection: str) -> str:
+    """Where an index's chunks are, in words: a Chroma server's collection, or the data dir's."""
+    where = f"the Chroma server {chroma_url}" if chroma_url else "the data dir's Chroma"
+    return f"the articles in {where}, collection {collection}"
 
 
 def cores() -> int:

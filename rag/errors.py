@@ -8,6 +8,7 @@
     │   ├── ChecksumError    a model file's sha256 is not the expected one
     │   └── NativeCrashError the model's native code (llama.cpp) crashed on this machine
     ├── IndexMismatchError   the index was built with another embedder
+    ├── StoreError           the Chroma server cannot be reached
     └── MissingDependencyError  an optional package is not installed
 
 "Nothing relevant in the corpus" is an ordinary answer, never an error.
@@ -68,12 +69,16 @@ class IndexMismatchError(RagError):
     """The index in the data directory was built with a different embedder."""
 
 
+class StoreError(RagError):
+    """The vector store (a Chroma server) cannot be reached."""
+
+
 class MissingDependencyError(RagError):
     """An optional package needed for this command is not installed."""
 
 
 def check_embedder(
-    recorded: tuple[str, int] | None, name: str, dim: int | None, *, index: Path
+    recorded: tuple[str, int] | None, name: str, dim: int | None, *, index: Path | str
 ) -> None:
     """Refuse embedder `name` (and `dim`, unless None) for the index at `index` when it was
     built (`recorded`) with another."""

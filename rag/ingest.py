@@ -7,7 +7,9 @@ what happens to each article; a `Writer` carries that out on the store, so that 
 reads from top to bottom: load, hash, admit, chunk, then (a few articles at a time, so that
 the embedder gets full batches) embed, write the chunks, finish.
 
-    writer = Writer(settings, store=store, manifest=manifest, index=index, embedder=load)
+    writer = Writer(
+        settings, store=store, manifest=manifest, index=index, embedder=load, generation=version
+    )
     report = writer.ingest(["news/"], prune=True)
 """
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.chunking import chunk_article, embedding_text
-from rag.config import Settings
+from rag.config import Settings, index_name
 from rag.errors import ConfigError
 from rag.load import load_articles
 from rag.manifest import Manifest, Outcome
@@ -68,11 +70,20 @@ that a batch pads little (an article alone, a dozen chunks of every length, pads
 Chroma takes them in one write."""
 
 
+def in_shard(article_id: str, shard: tuple[int, int]) -> bool:
+    """Whether the article is in shard I of N (counted from 1): by a hash of its id, so that
+    an article, changed or not, always falls in the same shard. Copies are found within a
+    shard: one text under two ids in two shards is indexed twice."""
+    number, count = shard
+    return int.from_bytes(hashlib.sha256(article_id.encode()).digest()[:8]) % count == number - 1
+
+
 class Writer:
     """Ingests into and removals from the index in `settings.data_dir`.
 
     `embedder` loads the embedder; it is called only when a chunk is to be written, so that an
-    ingest with nothing new loads no model.
+    ingest with nothing new loads no model. `generation` is the index's version, which the
+    search index is brought up to once a write is over.
     """
 
     def __init__(
@@ -83,12 +94,14 @@ class Writer:
         manifest: Manifest,
         index: SearchIndex,
         embedder: Callable[[], Embedder],
+        generation: Callable[[], str],
     ) -> None:
         self.settings = settings
         self.store = store
         self.manifest = manifest
         self.index = index
         self._load_embedder = embedder
+        self._generation = generation
         self._waiting: list[tuple[_Waiting, list[Chunk]]] = []
         """Admitted articles, chunked, waiting to be embedded with the next batch."""
 
@@ -99,6 +112,7 @@ class Writer:
         source: str | None = None,
         fields: Mapping[str, str] | None = None,
         prune: bool = False,
+        shard: tuple[int, int] | None = None,
         on_article: Callable[[ArticleDone], object] | None = None,
     ) -> IngestReport:
         """Load the articles under `paths` and index those that are new or changed.
@@ -109,14 +123,21 @@ class Writer:
         source; `fields` renames JSON keys (see `load_articles`). With `prune`, articles once
         read from a file inside one of the folders in `paths` but not found there now are
         removed.
+        With `shard` (I, N), only the articles of shard I of N are indexed (see `in_shard`):
+        N processes, each with its own manifest, can index one corpus into one store.
         `on_article` hears of each article as it is done (for progress bars).
         """
         started = time.perf_counter()
+        self.manifest.claim(
+            index=index_name(self.settings.chroma_url, self.settings.collection),
+            shard=f"{shard[0]}/{shard[1]}" if shard else "",
+        )
         loaded = load_articles(paths, source=source, fields=fields)
+        mine = [a for a in loaded.articles if shard is None or in_shard(a.id, shard)]
         ingest_id = self.manifest.start_ingest()
         generation = self.manifest.generation()
         try:
-            done = self._settle_all(loaded.articles, on_article)
+            done = self._settle_all(mine, on_article)
         finally:
             self._waiting.clear()  # what an error left waiting is pending: settled next run
         outcomes: Counter[str] = Counter(d.outcome for d in done)
@@ -135,7 +156,9 @@ class Writer:
             self._remove(gone)
             outcomes["removed"] = len(gone) + copies_gone
         if self.manifest.generation() != generation:
-            self.index.sync(lambda: self.store, self.manifest.generation())
+            self.index.sync(lambda: self.store, self._generation())
+        if shard is not None:
+            outcomes["in other shards"] = len(loaded.articles) - len(mine)
         report = IngestReport(
             articles=len(loaded.articles),
             chunks=chunks,
@@ -151,7 +174,7 @@ class Writer:
     def remove(self, article_ids: Sequence[str]) -> None:
         """Delete these articles, then bring the search index up to date."""
         self._remove(article_ids)
-        self.index.sync(lambda: self.store, self.manifest.generation())
+        self.index.sync(lambda: self.store, self._generation())
 
     def remove_all(self) -> int:
         """Delete every article and every copy of one; how many articles there were."""
@@ -159,7 +182,7 @@ class Writer:
         self.manifest.release(ids)  # their copies go with them: nothing is left to re-home
         self.store.remove_articles(ids)
         self.manifest.remove(ids)
-        self.index.sync(lambda: self.store, self.manifest.generation())
+        self.index.sync(lambda: self.store, self._generation())
         return len(ids)
 
     def _settle_all(

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from rag.config import DEFAULT_COLLECTION, index_name
+from rag.errors import ConfigError
 from rag.types import UNKNOWN_SOURCE, Article, Problem, StoreStats
 
 SCHEMA_VERSION = 2
@@ -53,6 +55,7 @@ CREATE TABLE IF NOT EXISTS copies (
     article TEXT NOT NULL,
     PRIMARY KEY (holder, id)
 );
+CREATE TABLE IF NOT EXISTS facts (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS generation (n INTEGER NOT NULL);
 INSERT INTO generation SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM generation);
 CREATE TABLE IF NOT EXISTS ingests (
@@ -63,6 +66,14 @@ CREATE TABLE IF NOT EXISTS ingests (
     problems TEXT NOT NULL DEFAULT '[]'
 );
 """
+
+
+UNCLAIMED = {"index": index_name(None, DEFAULT_COLLECTION), "shard": "the whole corpus"}
+"""What a manifest that holds articles but records neither kept (see `Manifest.claim`)."""
+CLAIM_HINTS = {
+    "index": "Use a --data-dir of its own for each index (--chroma-url and --collection).",
+    "shard": "Give each shard its own --data-dir; all of them may write to one --chroma-url.",
+}
 
 
 @dataclass(frozen=True)
@@ -252,6 +263,25 @@ class Manifest:
                     f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in article_ids]
                 )
             db.execute("UPDATE generation SET n = n + 1")
+
+    def claim(self, *, index: str, shard: str) -> None:
+        """Record where this manifest's articles are written (`index`) and which shard of a
+        corpus it keeps ("I/N", or "" for all of it), or refuse others: a manifest knows only
+        the articles it wrote, where it wrote them."""
+        wanted = {"index": index, "shard": f"shard {shard}" if shard else "the whole corpus"}
+        with self._db() as db:
+            recorded = dict(db.execute("SELECT name, value FROM facts").fetchall())
+            held = db.execute("SELECT 1 FROM articles LIMIT 1").fetchone()
+            for name, value in wanted.items():
+                if name not in recorded:  # a manifest holding articles already wrote them so
+                    recorded[name] = UNCLAIMED[name] if held else value
+                    db.execute("INSERT INTO facts VALUES (?, ?)", (name, recorded[name]))
+        for name, value in wanted.items():
+            if recorded[name] != value:
+                raise ConfigError(
+                    f"the manifest in {self.path.parent} keeps {recorded[name]}, not {value}",
+                    hint=CLAIM_HINTS[name],
+                )
 
     def generation(self) -> int:
         """A counter bumped by every finished article and every removal: what is derived from

@@ -12,11 +12,10 @@ import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from rag.answer import answer, decline, unsupported
-from rag.config import Settings
+from rag.config import Settings, index_name
 from rag.errors import InputError, check_embedder
 from rag.filters import check_sources, describe, no_match
 from rag.followup import needs_history, rewrite
@@ -26,6 +25,7 @@ from rag.ingest import ArticleDone as ArticleDone
 from rag.ingest import IngestReport as IngestReport
 from rag.ingest import Writer
 from rag.kinds import question_kind
+from rag.listing import entries_of, passing
 from rag.load import default_corpus as default_corpus
 from rag.manifest import Entry, IngestRecord, Manifest
 from rag.model_check import last_pass
@@ -62,6 +62,8 @@ class Status:
     model_checked: str | None
     """When the answer model last passed its test generation on this build and CPU."""
     data_dir: Path
+    store: str
+    """Where the chunks and vectors are: a Chroma server's URL, or a folder."""
 
 
 def check_question(question: str) -> str:
@@ -91,10 +93,12 @@ class Pipeline:
 
     @functools.cached_property
     def store(self) -> Store:
-        """Chroma, opened on first write or search index rebuild: reads never need it."""
+        """Chroma: on the server at `chroma_url`, else in the data dir (opened on first write
+        or search index rebuild: reads never need it)."""
         from rag.backends.chroma import ChromaStore
 
-        return ChromaStore(self.settings.data_dir / "chroma")
+        where = self.settings.chroma_url or self.settings.data_dir / "chroma"
+        return ChromaStore(where, collection=self.settings.collection)
 
     @functools.cached_property
     def writer(self) -> Writer:
@@ -104,6 +108,7 @@ class Pipeline:
             manifest=self.manifest,
             index=self.index,
             embedder=lambda: self.embedder,
+            generation=self._generation,
         )
 
     @property
@@ -120,15 +125,21 @@ class Pipeline:
         return self._generator
 
     def is_empty(self) -> bool:
-        """Nothing was ever ingested (an interrupted first ingest leaves pending articles)."""
-        return not self.manifest.entries()
+        """Nothing was ever ingested (into a Chroma server: by any machine)."""
+        return self.store.count() == 0 if self.settings.chroma_url else not self.manifest.entries()
 
     def ingest_default_if_empty(self) -> IngestReport | None:
         """Give an empty index the bundled articles, so a first question has something to read."""
         return self.ingest([default_corpus()]) if self.is_empty() else None
 
     def check_ready(self) -> None:
-        """Fail fast, before any model loads, on the index's embedder and the model file."""
+        """Fail fast, before any model loads, on the index's embedder and the model file, and
+        on an empty Chroma server (which others may be about to fill: nothing is added)."""
+        if (url := self.settings.chroma_url) and self.is_empty():
+            raise InputError(
+                f"{index_name(url, self.settings.collection)}: there are none",
+                hint=f"Ingest some first: rag ingest --chroma-url {url} PATH",
+            )
         self._check_embedder(self.settings.embedder)
         if self._generator is None and not self.settings.llm_url:
             _ = self.model_path
@@ -145,13 +156,14 @@ class Pipeline:
         source: str | None = None,
         fields: Mapping[str, str] | None = None,
         prune: bool = False,
+        shard: tuple[int, int] | None = None,
         on_article: Callable[[ArticleDone], object] | None = None,
     ) -> IngestReport:
         """Add the articles under `paths` to the index (see `Writer.ingest`)."""
         # Before any article is admitted, so that a refused embedder leaves no trace.
         self._check_embedder(self._embedder.name if self._embedder else self.settings.embedder)
         return self.writer.ingest(
-            paths, source=source, fields=fields, prune=prune, on_article=on_article
+            paths, source=source, fields=fields, prune=prune, shard=shard, on_article=on_article
         )
 
     def remove(self, article_ids: Sequence[str]) -> None:
@@ -295,26 +307,16 @@ class Pipeline:
         an undated article never passes a date range.
         """
         filters = filters or Filters()
-        entries = [e for e in self.manifest.entries() if e.state == "done"]
-        check_sources(filters.sources, known=sorted({e.source for e in entries if e.source}))
-
-        def passes(entry: Entry) -> bool:
-            if filters.sources and entry.source not in filters.sources:
-                return False
-            if not (filters.since or filters.until):
-                return True
-            if entry.published_at is None:
-                return False
-            day = datetime.fromisoformat(entry.published_at).date()
-            return (filters.since or day) <= day <= (filters.until or day)
-
-        done = [e for e in entries if passes(e)]
-        done.sort(key=lambda e: e.published_at or "", reverse=True)
-        return done
+        if self.settings.chroma_url:  # what every machine wrote, as the chunks tell it
+            self._sync()
+            entries = entries_of(self.index.chunks)
+        else:
+            entries = [e for e in self.manifest.entries() if e.state == "done"]
+        return passing(entries, filters)
 
     def status(self) -> Status:
         return Status(
-            stats=self.manifest.stats(),
+            stats=self.store.stats() if self.settings.chroma_url else self.manifest.stats(),
             last_ingest=self.manifest.last_ingest(),
             embedder=self._recorded_embedder(),
             model=describe_model(self.settings),
@@ -322,19 +324,27 @@ class Pipeline:
             if (model := model_file(self.settings)).is_file() and not self.settings.llm_url
             else None,
             data_dir=self.settings.data_dir,
+            store=self.settings.chroma_url or str(self.settings.data_dir / "chroma"),
         )
 
     def _sync(self) -> None:
-        """Bring the search index up to date with the manifest (from Chroma, if it must)."""
-        self.index.sync(lambda: self.store, self.manifest.generation())
+        """Bring the search index up to date with the index (from Chroma, if it must)."""
+        self.index.sync(lambda: self.store, self._generation())
+
+    def _generation(self) -> str:
+        """The index's version: on a Chroma server, which other machines write, the store's;
+        else the manifest's counter (which needs no Chroma opened)."""
+        if self.settings.chroma_url:
+            return self.store.version()
+        return f"{self.settings.collection}:{self.manifest.generation()}"
 
     def _recorded_embedder(self) -> tuple[str, int] | None:
         """The index's embedder: the search index's record, or the store's when it lags behind."""
-        generation = self.manifest.generation()  # 0: nothing was ever written
-        if not generation:
-            return None
-        return self.index.embedder if self.index.built(generation) else self.store.embedder
+        if not self.settings.chroma_url and not self.manifest.generation():
+            return None  # nothing was ever written
+        return self.index.embedder if self.index.built(self._generation()) else self.store.embedder
 
     def _check_embedder(self, name: str, dim: int | None = None) -> None:
         """Refuse an embedder other than the index's."""
-        check_embedder(self._recorded_embedder(), name, dim, index=self.settings.data_dir)
+        index = self.settings.chroma_url or self.settings.data_dir
+        check_embedder(self._recorded_embedder(), name, dim, index=index)

@@ -111,6 +111,7 @@ def status_text(status: Status) -> str:
             "or now with `rag doctor`",
         ),
         ("data dir", str(status.data_dir)),
+        ("chunks in", status.store),
     ]
     if last_ingest is not None:
         state = "" if last_ingest.finished_at else " (interrupted: run it again to finish)"
@@ -276,6 +277,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "model": status.model,
         "model_check": status.model_checked,
         "data_dir": str(status.data_dir),
+        "store": status.store,
         "last_ingest": {
             "started_at": last_ingest.started_at,
             "finished_at": last_ingest.finished_at,

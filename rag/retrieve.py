@@ -26,7 +26,7 @@ import numpy as np
 
 from rag.plan import Part, Plan
 from rag.seams import Embedder
-from rag.search_index import SearchIndex
+from rag.search_index import SearchIndex, top
 from rag.types import Chunk, Filters, Passage
 
 Method = Literal["hybrid", "dense", "bm25"]
@@ -77,25 +77,23 @@ def retrieve(
     # Parts share filters (the words before and after one outlet): what depends only on
     # the filters (which chunks pass, the best of them by the one vector) is done once.
     masks = {f: index.mask(f) for f in dict.fromkeys(part.filters for part in searches)}
-    cosine = None
-    if tuning.method != "bm25":
-        # One vector, the whole question's: each part ranks its outlet's chunks by it, and
-        # by BM25 on the part's own words (embedding each part too would triple the cost).
-        # Only the chunks some search may return are compared with it.
-        wanted = np.flatnonzero(np.logical_or.reduce(list(masks.values())))
-        cosine = np.full(len(index.chunks), -np.inf, dtype=np.float32)
-        cosine[wanted] = index.cosine(embedder.embed_queries([plan.question]), wanted)
-    allowed: dict[Filters, tuple[np.ndarray, list[int]]] = {}
-    for filters, mask in masks.items():
-        dense_rows = (
-            _top(np.where(mask, cosine, -np.inf), tuning.candidates)
-            if cosine is not None and mask.any()
-            else []
-        )
-        allowed[filters] = mask, dense_rows
-    ranked = _merge(
-        [_search(part, cosine, index, *allowed[part.filters], tuning) for part in searches]
-    )
+    # One vector, the whole question's: each part ranks its outlet's chunks by it, and by
+    # BM25 on the part's own words (embedding each part too would triple the cost).
+    vector = embedder.embed_queries([plan.question]) if tuning.method != "bm25" else None
+    dense = {
+        f: index.nearest(vector, f, tuning.candidates) if vector is not None and m.any() else []
+        for f, m in masks.items()
+    }
+    found = [
+        _candidates(part, index, masks[part.filters], dense[part.filters], tuning)
+        for part in searches
+    ]
+    cosine = np.full(len(index.chunks), -np.inf, dtype=np.float32)
+    if vector is not None:  # only the chunks some search proposes are compared with it
+        wanted = {r for f in found for r in (*f.dense_rows, *f.bm25_rows)}
+        rows = np.array(sorted(wanted), dtype=np.int64)
+        cosine[rows] = index.cosine(vector, rows)
+    ranked = _merge([_fuse(f, cosine, tuning) for f in found])
     singled_out = _singled_out(masks, index)
     chosen: list[Passage] = []
     per_article: dict[str, list[Chunk]] = {}
@@ -133,27 +131,39 @@ def _singled_out(masks: dict[Filters, np.ndarray], index: SearchIndex) -> set[st
     return singled_out
 
 
-def _search(
-    part: Part,
-    cosine: np.ndarray | None,
-    index: SearchIndex,
-    allowed: np.ndarray,
-    dense_rows: list[int],
-    tuning: Tuning,
-) -> list[_Hit]:
-    """One search, fused: its hits, best first. `allowed` marks the chunks that pass its
-    filters and `dense_rows` are the best of them by `cosine`."""
+@dataclass(frozen=True)
+class _Candidates:
+    """What one search proposes: the best chunks by the vector and by BM25 (0 where the
+    search's filters fail) of its own words."""
+
+    label: str
+    dense_rows: list[int]
+    bm25: np.ndarray | None
+    bm25_rows: list[int]
+
+
+def _candidates(
+    part: Part, index: SearchIndex, allowed: np.ndarray, dense_rows: list[int], tuning: Tuning
+) -> _Candidates:
+    """One search's candidates; `allowed` marks the chunks that pass its filters and
+    `dense_rows` are the best of them by the vector."""
     label = f" · {part.label}" if part.label else ""
-    if not allowed.any():
-        return []
+    if not allowed.any() or tuning.method == "dense":
+        return _Candidates(label, dense_rows if allowed.any() else [], None, [])
+    bm25 = _lexical(index, part.text, allowed)
+    bm25_rows = top(np.where(bm25 > 0, bm25, -np.inf), tuning.candidates)
+    return _Candidates(label, dense_rows if tuning.method == "hybrid" else [], bm25, bm25_rows)
+
+
+def _fuse(found: _Candidates, cosine: np.ndarray, tuning: Tuning) -> list[_Hit]:
+    """One search's hits, best first, its candidates scored by both retrievers."""
+    label, dense_rows, bm25, bm25_rows = found.label, found.dense_rows, found.bm25, found.bm25_rows
     if tuning.method == "dense":
-        assert cosine is not None
         return [_Hit(r, float(cosine[r]), "dense" + label) for r in dense_rows]
-    bm25 = _lexical(index, part.text, allowed)  # 0 outside `allowed`
-    bm25_rows = _top(np.where(bm25 > 0, bm25, -np.inf), tuning.candidates)
+    if bm25 is None:
+        return []
     if tuning.method == "bm25":
         return [_Hit(r, float(bm25[r]), "bm25" + label) for r in bm25_rows]
-    assert cosine is not None
     rows = list(dict.fromkeys([*dense_rows, *bm25_rows]))
     lexical = bm25[rows] / (float(bm25[rows].max()) or 1.0)
     dense = cosine[rows]
@@ -184,15 +194,6 @@ def _overlap(a: Chunk, b: Chunk) -> float:
     """Share of the shorter chunk's text that the two share (same article assumed)."""
     shared = min(a.char_end, b.char_end) - max(a.char_start, b.char_start)
     return max(shared, 0) / (min(a.char_end - a.char_start, b.char_end - b.char_start) or 1)
-
-
-def _top(scores: np.ndarray, n: int) -> list[int]:
-    """The rows of the `n` highest finite scores, highest first."""
-    n = min(n, int(np.isfinite(scores).sum()))
-    if n == 0:
-        return []
-    best = np.argpartition(-scores, n - 1)[:n]
-    return [int(r) for r in best[np.argsort(-scores[best], kind="stable")]]
 
 
 def _merge(lists: Sequence[list[_Hit]]) -> list[_Hit]:

@@ -8,13 +8,12 @@ stages that use a model or the store (`rag.ingest`, `rag.retrieve`, `rag.answer`
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Protocol, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
-from rag.types import Chunk, StoreStats
+from rag.types import Chunk, Filters, StoreStats
 
 Vectors = npt.NDArray[np.float32]
 """Unit vectors, one row per text."""
@@ -62,13 +61,21 @@ class Generator(Protocol):
 
 
 class Store(Protocol):
-    """Chunks with their vectors, kept on disk, and the embedder they were made with.
+    """Chunks with their vectors, kept on disk or on a server, and the embedder they were
+    made with.
 
     Writing with an embedder other than the recorded one raises `IndexMismatchError`
     (questions are checked against the search index's copy of the record).
     """
 
-    path: Path
+    location: str
+    """Where it is: a folder, or a server's URL."""
+    served: bool
+    """On a server: searched there (`nearest`, `similarity`), by any number of processes."""
+
+    def version(self) -> str:
+        """Changes with every write: what was derived from it at another version is stale."""
+        ...
 
     @property
     def embedder(self) -> tuple[str, int] | None:
@@ -98,8 +105,21 @@ class Store(Protocol):
         """Delete every chunk of these articles."""
         ...
 
+    def chunks(self) -> list[Chunk]:
+        """Every chunk, in id order."""
+        ...
+
     def everything(self) -> tuple[list[Chunk], Vectors]:
         """Every chunk, in id order, and its embedding (one row each)."""
+        ...
+
+    def nearest(self, vector: Vectors, filters: Filters, n: int) -> list[tuple[str, float]]:
+        """The ids of the `n` chunks passing `filters` most similar to `vector`, most similar
+        first, with their cosine similarity."""
+        ...
+
+    def similarity(self, vector: Vectors, ids: Sequence[str]) -> dict[str, float]:
+        """The cosine similarity to `vector` of each chunk of `ids`."""
         ...
 
     def stats(self) -> StoreStats:

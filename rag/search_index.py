@@ -1,13 +1,15 @@
-"""What searches read: every chunk, its vector and a BM25 index over it, in memory.
+"""What searches read: every chunk and a BM25 index over it, in memory, and the vectors.
 
 Chroma is where chunks and vectors are kept; this is derived from it, saved in
-`data_dir/search/`, and rebuilt whenever the manifest's generation (a counter that every
-finished write or removal bumps) differs from the one it was built at: after an ingest,
-after a removal, and after a crash or another process's ingest left it behind; and when it
-was built by a version of newsrag that laid it out otherwise. Searching in
-memory is exact (every vector is compared) and costs a millisecond or two for tens of
-thousands of chunks, whatever the filters. Its meta file also records the store's embedder,
-so that a question is checked against it without opening Chroma.
+`data_dir/search/`, and rebuilt when the index's generation is not the one it was built at
+(after an ingest or removal, here or by another process) or its layout is older. Its meta
+file records the store's embedder, so that a question is checked without opening Chroma.
+
+Dense search runs in memory for Chroma in the data dir, exactly (every vector is compared: a
+millisecond or two for tens of thousands of chunks): a Chroma opened in one process does not
+see another process's writes in its HNSW graph (its `get` does), so `rag serve` could not
+search it there while `rag ingest` writes. For a Chroma server, it runs there, in HNSW with
+`where` filters, so that no process holds the vectors: only chunks and BM25 are kept here.
 
 BM25 reads each chunk with a header of its title, source and date, so that "the TechCrunch
 article of October 7, 2023" finds it by words alone. A second BM25 index reads each sentence
@@ -37,9 +39,10 @@ from rag.words import sentences, terms
 META_FILE = "meta.json"
 CHUNKS_FILE = "chunks.jsonl"
 VECTORS_FILE = "vectors.npy"
-LAYOUT = 5
+LAYOUT = 6
 """Bumped whenever what is saved changes (2: sentences; 3: stems without a final -e; 4: chunks
-without an author; 5: the store's embedder in the meta file)."""
+without an author; 5: the store's embedder in the meta file; 6: no vectors for a store on a
+server, and the generation as text)."""
 SENTENCES_DIR = "sentences"
 MEMBERS_FILE = "sentence_members.npz"
 
@@ -53,9 +56,10 @@ def lexical_text(chunk: Chunk) -> str:
 
 @dataclass
 class _Loaded:
-    generation: int
+    generation: str
     chunks: list[Chunk]
-    vectors: Vectors
+    vectors: Vectors | None
+    """None when dense search runs on the store's server."""
     bm25: Any
     sentence_bm25: Any
     members: np.ndarray
@@ -70,6 +74,8 @@ class _Loaded:
     days: np.ndarray
     """Publication day of each chunk (date.toordinal, UTC), 0 when undated."""
     words: dict[int, set[str]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    """Each chunk's row by its id, when dense search runs on the store's server."""
 
 
 class SearchIndex:
@@ -78,20 +84,25 @@ class SearchIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._loaded: _Loaded | None = None
+        self._store: Callable[[], Store] | None = None
 
-    def sync(self, store: Callable[[], Store], generation: int) -> None:
-        """Make the index match the store as of manifest `generation`: load it from disk, or
-        rebuild it from `store()` when it was built at another generation."""
+    def sync(self, store: Callable[[], Store], generation: str) -> None:
+        """Make the index match the store as of `generation`: load it from disk, or rebuild it
+        from `store()` when it was built at another generation."""
+        self._store = store
         if self._loaded is not None and self._loaded.generation == generation:
             return
         if self.built(generation):
             self._loaded = self._load()
             return
         opened = store()
-        self._build(*opened.everything(), opened.embedder, generation)
+        if opened.served:
+            self._build(opened.chunks(), None, opened.embedder, generation)
+        else:
+            self._build(*opened.everything(), opened.embedder, generation)
 
-    def built(self, generation: int) -> bool:
-        """Whether the index on disk was built at manifest `generation` (and in this layout)."""
+    def built(self, generation: str) -> bool:
+        """Whether the index on disk was built at `generation` (and in this layout)."""
         meta = self._meta()
         return meta.get("generation") == generation and meta.get("layout") == LAYOUT
 
@@ -111,13 +122,36 @@ class SearchIndex:
     def chunks(self) -> list[Chunk]:
         return self._require().chunks
 
+    def nearest(self, vector: Vectors, filters: Filters, n: int) -> list[int]:
+        """The rows of the `n` chunks passing `filters` most similar to `vector`, most
+        similar first."""
+        loaded = self._require()
+        if loaded.vectors is None:
+            # A chunk the server has and this copy lacks was written since the last sync.
+            found = self._served().nearest(vector, filters, n)
+            return [loaded.rows[i] for i, _ in found if i in loaded.rows]
+        rows = np.flatnonzero(self.mask(filters))
+        cosine = np.full(len(loaded.chunks), -np.inf, dtype=np.float32)
+        cosine[rows] = self.cosine(vector, rows)
+        return top(cosine, n)
+
     def cosine(self, vector: Vectors, rows: np.ndarray) -> np.ndarray:
         """Cosine similarity to `vector` of each chunk of `rows` (ascending row numbers)."""
-        vectors = self._require().vectors
+        loaded = self._require()
         if not len(rows):
             return np.zeros(0, dtype=np.float32)
+        if loaded.vectors is None:
+            ids = [loaded.chunks[row].id for row in rows]
+            similar = self._served().similarity(vector, ids)
+            # A chunk removed from the server since the last sync: the least similar there is.
+            return np.array([similar.get(i, -1.0) for i in ids], dtype=np.float32)
+        vectors = loaded.vectors
         wanted = vectors if len(rows) == len(vectors) else vectors[rows]
         return np.asarray(wanted @ np.ravel(vector), dtype=np.float32)
+
+    def _served(self) -> Store:
+        assert self._store is not None  # set by sync()
+        return self._store()
 
     def bm25(self, query: str) -> np.ndarray:
         """The BM25 score of every chunk for `query`."""
@@ -189,9 +223,9 @@ class SearchIndex:
     def _build(
         self,
         chunks: Sequence[Chunk],
-        vectors: Vectors,
+        vectors: Vectors | None,
         embedder: tuple[str, int] | None,
-        generation: int,
+        generation: str,
     ) -> None:
         import bm25s
 
@@ -211,7 +245,8 @@ class SearchIndex:
                 members=np.concatenate(members),
                 starts=np.cumsum([0] + [len(m) for m in members[:-1]]),
             )
-        np.save(fresh / VECTORS_FILE, np.asarray(vectors, dtype=np.float32))
+        if vectors is not None:
+            np.save(fresh / VECTORS_FILE, np.asarray(vectors, dtype=np.float32))
         with (fresh / CHUNKS_FILE).open("w", encoding="utf-8") as out:
             for chunk in chunks:
                 out.write(json.dumps(_chunk_record(chunk), ensure_ascii=False) + "\n")
@@ -244,10 +279,13 @@ class SearchIndex:
             with np.load(self.path / MEMBERS_FILE) as saved:
                 members, starts = saved["members"], saved["starts"]
         names = sorted({c.source or "" for c in chunks})
+        saved = self.path / VECTORS_FILE
+        vectors = np.load(saved) if saved.is_file() else None
         return _Loaded(
             generation=meta["generation"],
             chunks=chunks,
-            vectors=np.load(self.path / VECTORS_FILE),
+            vectors=vectors,
+            rows={} if vectors is not None else {c.id: row for row, c in enumerate(chunks)},
             bm25=bm25,
             sentence_bm25=by_sentence,
             members=members,
@@ -257,6 +295,15 @@ class SearchIndex:
             sources=np.array([names.index(c.source or "") for c in chunks], dtype=np.int32),
             days=np.array([_day(c.published_at) for c in chunks], dtype=np.int64),
         )
+
+
+def top(scores: np.ndarray, n: int) -> list[int]:
+    """The rows of the `n` highest finite scores, highest first."""
+    n = min(n, int(np.isfinite(scores).sum()))
+    if n == 0:
+        return []
+    best = np.argpartition(-scores, n - 1)[:n]
+    return [int(r) for r in best[np.argsort(-scores[best], kind="stable")]]
 
 
 def _scores(model: Any, query: str) -> np.ndarray | None:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -59,16 +60,22 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def chroma_server(path: Path, port: int | None = None) -> Iterator[str]:
-    """A Chroma server keeping its data in `path`; yields its URL."""
+def chroma_server(path: Path, port: int | None = None) -> Iterator[Server]:
+    """A Chroma server keeping its data in `path` (on `port`, or a free one)."""
     port = port or free_port()
     chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or "chroma"
     command = [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
     log = path.with_name(path.name + ".log")
-    with running(command, ready=f"{url}/api/v2/heartbeat", log=log):
-        yield url
+    with running(command, ready=f"{url}/api/v2/heartbeat", log=log) as process:
+        yield Server(url, process)
 
 
 @contextmanager

@@ -106,13 +106,13 @@ def test_an_index_written_by_an_older_version_still_reads(tmp_path: Path) -> Non
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from rag.backends.chroma import COLLECTION
+    from rag.config import DEFAULT_COLLECTION
 
     client = chromadb.PersistentClient(
         path=str(tmp_path), settings=ChromaSettings(anonymized_telemetry=False)
     )
     collection = client.get_or_create_collection(
-        COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+        DEFAULT_COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
     )
     when = datetime(2024, 1, 5, 9, 0, tzinfo=UTC)
     old = {"article_id": "a", "ordinal": 0, "char_start": 0, "char_end": 8, "title": "T"}

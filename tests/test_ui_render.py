@@ -140,7 +140,13 @@ def test_the_filters_offer_only_sources_a_search_can_be_restricted_to() -> None:
     # Articles without a source are counted under a label that no search would accept.
     stats = StoreStats(articles=4, chunks=4, sources={"Post": 2, "(unknown)": 1, "Herald": 1})
     status = Status(
-        stats, last_ingest=None, embedder=None, model="m", model_checked=None, data_dir=Path(".")
+        stats,
+        last_ingest=None,
+        embedder=None,
+        model="m",
+        model_checked=None,
+        data_dir=Path("."),
+        store="chroma",
     )
     assert render.source_choices(status) == ["Post", "Herald"]
 
