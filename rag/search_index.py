@@ -12,10 +12,9 @@ search it there while `rag ingest` writes. For a Chroma server, it runs there, i
 `where` filters, so that no process holds the vectors: only chunks and BM25 are kept here.
 
 BM25 reads each chunk with a header of its title, source and date, so that "the TechCrunch
-article of October 7, 2023" finds it by words alone. A second BM25 index reads each sentence
-on its own, so that a chunk can also be scored by its one sentence that best matches a claim:
-overlapping chunks of an article share most words, and the one holding the whole sentence is
-the one to show.
+article of October 7, 2023" finds it by words alone. A second BM25 index reads each sentence,
+so that a chunk can also be scored by its sentence that best matches a claim: overlapping
+chunks of an article share most words; the one holding the whole sentence is the one to show.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import json
 import math
 import os
 import shutil
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -58,8 +58,7 @@ def lexical_text(chunk: Chunk) -> str:
 class _Loaded:
     generation: str
     chunks: list[Chunk]
-    vectors: Vectors | None
-    """None when dense search runs on the store's server."""
+    vectors: Vectors | None  # None: dense search runs on the store's server
     bm25: Any
     sentence_bm25: Any
     members: np.ndarray
@@ -74,8 +73,7 @@ class _Loaded:
     days: np.ndarray
     """Publication day of each chunk (date.toordinal, UTC), 0 when undated."""
     words: dict[int, set[str]] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-    """Each chunk's row by its id, when dense search runs on the store's server."""
+    rows: dict[str, int] = field(default_factory=dict)  # by chunk id, for the server's hits
 
 
 class SearchIndex:
@@ -85,21 +83,23 @@ class SearchIndex:
         self.path = path
         self._loaded: _Loaded | None = None
         self._store: Callable[[], Store] | None = None
+        self._syncing = threading.Lock()  # one rebuild at a time; searches read `_loaded`
 
     def sync(self, store: Callable[[], Store], generation: str) -> None:
         """Make the index match the store as of `generation`: load it from disk, or rebuild it
         from `store()` when it was built at another generation."""
         self._store = store
-        if self._loaded is not None and self._loaded.generation == generation:
-            return
-        if self.built(generation):
-            self._loaded = self._load()
-            return
-        opened = store()
-        if opened.served:
-            self._build(opened.chunks(), None, opened.embedder, generation)
-        else:
-            self._build(*opened.everything(), opened.embedder, generation)
+        with self._syncing:
+            if self._loaded is not None and self._loaded.generation == generation:
+                return
+            if self.built(generation):
+                self._loaded = self._load()
+                return
+            opened = store()
+            if opened.served:
+                self._build(opened.chunks(), None, opened.embedder, generation)
+            else:
+                self._build(*opened.everything(), opened.embedder, generation)
 
     def built(self, generation: str) -> bool:
         """Whether the index on disk was built at `generation` (and in this layout)."""

@@ -1,6 +1,6 @@
 """Real servers for the tests, each on a free port of 127.0.0.1 and stopped after: a Chroma
-server (`chroma run`, from the chromadb package) and an OpenAI-compatible model server
-(`python -m llama_cpp.server`, llama-cpp-python's server extra)."""
+server (`chroma run`, from the chromadb package), an OpenAI-compatible model server
+(`python -m llama_cpp.server`, llama-cpp-python's server extra) and `rag serve`."""
 
 from __future__ import annotations
 
@@ -27,16 +27,21 @@ def free_port() -> int:
 
 @contextmanager
 def running(
-    command: Sequence[str], *, ready: str, log: Path, seconds: float = 120
+    command: Sequence[str],
+    *,
+    ready: str,
+    log: Path,
+    seconds: float = 120,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`command` running until the block ends, once GET `ready` answers 200."""
     with log.open("ab") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + seconds
         while True:
             if server.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited with {server.returncode}: {log}")
+                raise RuntimeError(f"{command[:4]} exited with {server.returncode}: {log}")
             try:
                 if httpx.get(ready, timeout=2).status_code == 200:
                     break
@@ -99,4 +104,15 @@ def model_server(model: Path, log: Path) -> Iterator[str]:
     ]
     url = f"http://127.0.0.1:{port}"
     with running(command, ready=f"{url}/v1/models", log=log):
+        yield url
+
+
+@contextmanager
+def rag_serve(env: dict[str, str], log: Path, *args: str) -> Iterator[str]:
+    """`rag serve` (with `args`) in the environment `env`; yields its URL once the page
+    answers (a first start ingests the default corpus and checks the model: minutes)."""
+    port = free_port()
+    command = [sys.executable, "-m", "rag", "serve", "--port", str(port), *args]
+    url = f"http://127.0.0.1:{port}"
+    with running(command, ready=url, log=log, seconds=900, env=env):
         yield url

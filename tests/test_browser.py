@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import REPO
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from servers import rag_serve
 
 pytestmark = pytest.mark.browser
 
@@ -33,41 +30,13 @@ USER = "#nr-chat [data-testid='user']"
 XSS_FLAG = "window.__newsrag_xss"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("serve")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_DATA_DIR=str(home / "data"), RAG_CACHE_DIR=str(home / "cache"))
-    url = f"http://127.0.0.1:{free_port()}"
-    log = (home / "serve.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rag", "serve", "--port", url.rsplit(":", 1)[1]],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 900
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"rag serve exited: {(home / 'serve.log').read_text()}")
-        try:
-            urllib.request.urlopen(url, timeout=5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"rag serve did not start: {(home / 'serve.log').read_text()}")
-            time.sleep(1)
-    yield url
-    process.terminate()
-    process.wait(timeout=60)
-    log.close()
+    with rag_serve(env, home / "serve.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -468,3 +468,21 @@ def test_search_for_a_source_the_index_does_not_hold_names_the_closest(
     code, _, err = run(capsys, "search", "London", "--json")
     assert_clean_error(code, err, "unknown source 'wired': no article in the index has it")
     assert err.splitlines()[1] == "hint: Did you mean 'Wired'?"
+
+
+@pytest.mark.parametrize("shard", ["0/2", "3/2", "1", "a/b", "1/0"])
+def test_a_shard_is_written_i_of_n(capsys: pytest.CaptureFixture[str], shard: str) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["ingest", "--shard", shard, "news/"])
+    assert "write I/N with 1 <= I <= N" in capsys.readouterr().err
+
+
+def test_an_unreachable_chroma_server_is_a_clean_error(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    from servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    news = write(isolated / "a.md", "# A\n\nBody.")
+    code, _out, err = run(capsys, "ingest", "--chroma-url", url, "--shard", "1/2", str(news))
+    assert_clean_error(code, err, f"cannot reach the Chroma server at {url}")

@@ -1,7 +1,9 @@
 """The chat page: a thin Gradio adapter over one `Pipeline`.
 
-Each browser session keeps its own chat and evidence in Gradio state; the pipeline (one
-model) answers one question or runs one ingest at a time, in the order they arrive.
+Each browser session keeps its own chat and evidence in Gradio state. Up to
+`ANSWERS_AT_ONCE` questions are answered at once, the rest wait in Gradio's queue: their
+searches run side by side, and a local model writes one reply at a time (a model server may
+write several). Ingests run one at a time, beside the answers.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from ui.uploads import UPLOAD_TYPES, save_uploads
 
 log = logging.getLogger(__name__)
 
-# One queue for everything that uses the model or writes the index.
-PIPELINE = {"concurrency_id": "pipeline", "concurrency_limit": 1}
+ANSWERS_AT_ONCE = 4
+ANSWERS = {"concurrency_id": "answers", "concurrency_limit": ANSWERS_AT_ONCE}
+INGESTS = {"concurrency_id": "ingests", "concurrency_limit": 1}
 
 CSS = """
 .nr-evidence details, .nr-passage { border: 1px solid var(--border-color-primary);
@@ -213,15 +216,28 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
 
         chat_inputs = [question, chat, turns, conversation, since, until, sources]
         chat_outputs = [chat, turns, conversation, evidence, question]
-        ask.click(respond, chat_inputs, chat_outputs, **PIPELINE)  # type: ignore[arg-type]
-        question.submit(respond, chat_inputs, chat_outputs, **PIPELINE)  # type: ignore[arg-type]
+        # The API (gradio_client) asks through /ask; Enter in the box is the same event.
+        ask.click(respond, chat_inputs, chat_outputs, api_name="ask", **ANSWERS)  # type: ignore[arg-type]
+        question.submit(
+            respond,
+            chat_inputs,
+            chat_outputs,
+            api_visibility="private",
+            **ANSWERS,  # type: ignore[arg-type]
+        )
         new_chat.click(
             lambda: ([], [], [], render.evidence_html([])),
             None,
             [chat, turns, conversation, evidence],
             queue=False,
         )
-        add.click(ingest, [files, feed], [result, problems, status_line, sources], **PIPELINE)  # type: ignore[arg-type]
+        add.click(
+            ingest,
+            [files, feed],
+            [result, problems, status_line, sources],
+            api_name="ingest",
+            **INGESTS,  # type: ignore[arg-type]
+        )
     return app
 
 

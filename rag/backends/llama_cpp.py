@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,17 @@ def open_model(path: Path, *, context_tokens: int, threads: int | None) -> Any:
 
 
 class LlamaCppGenerator:
-    """Streams chat completions from a GGUF file; greedy decoding, so answers repeat."""
+    """Streams chat completions from a GGUF file; greedy decoding, so answers repeat.
+
+    One llama.cpp context writes one reply at a time: threads that ask together are served
+    in turn (a stream holds the model until it is read to the end or closed). Counting
+    tokens reads only the vocabulary and never waits.
+    """
 
     def __init__(self, path: Path, *, context_tokens: int, threads: int | None) -> None:
         self._llm = open_model(path, context_tokens=context_tokens, threads=threads)
         self.name = path.name
+        self._turn = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -53,12 +60,13 @@ class LlamaCppGenerator:
             return logits
 
         try:
-            self._llm.create_chat_completion(
-                messages=list(messages),
-                max_tokens=1,
-                temperature=0.0,
-                logits_processor=LogitsProcessorList([keep]),
-            )
+            with self._turn:
+                self._llm.create_chat_completion(
+                    messages=list(messages),
+                    max_tokens=1,
+                    temperature=0.0,
+                    logits_processor=LogitsProcessorList([keep]),
+                )
         except ValueError as exc:  # the prompt does not fit the context window
             raise ModelError(
                 f"the model could not take the prompt: {exc}",
@@ -74,20 +82,21 @@ class LlamaCppGenerator:
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int, stop: Sequence[str] = ()
     ) -> Iterator[str]:
-        events = self._llm.create_chat_completion(
-            messages=list(messages),
-            max_tokens=max_tokens,
-            temperature=0.0,
-            stop=list(stop) or None,
-            stream=True,
-        )
-        try:
-            for event in events:
-                text = event["choices"][0]["delta"].get("content")
-                if text:
-                    yield text
-        except ValueError as exc:  # the prompt does not fit the context window
-            raise ModelError(
-                f"the model could not take the prompt: {exc}",
-                hint="Lower --k (fewer passages) or raise RAG_CONTEXT_TOKENS.",
-            ) from exc
+        with self._turn:
+            events = self._llm.create_chat_completion(
+                messages=list(messages),
+                max_tokens=max_tokens,
+                temperature=0.0,
+                stop=list(stop) or None,
+                stream=True,
+            )
+            try:
+                for event in events:
+                    text = event["choices"][0]["delta"].get("content")
+                    if text:
+                        yield text
+            except ValueError as exc:  # the prompt does not fit the context window
+                raise ModelError(
+                    f"the model could not take the prompt: {exc}",
+                    hint="Lower --k (fewer passages) or raise RAG_CONTEXT_TOKENS.",
+                ) from exc
