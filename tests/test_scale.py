@@ -1,5 +1,6 @@
-"""Scale-out on real servers, each started on 127.0.0.1 by the test and stopped after: an
-OpenAI-compatible model server (llama-cpp-python's) writing the answers."""
+"""Scale-out on real servers with the real models, each server started on 127.0.0.1 by the
+test and stopped after: an OpenAI-compatible model server (llama-cpp-python's) writing the
+answers, `rag serve` answering several sessions at once, and the CLI on a Chroma server."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import model_server, rag_serve
+from conftest import REPO
+from servers import chroma_server, model_server, rag_serve
 
 from rag.config import Settings
 from rag.models import resolve_model
+from rag.pipeline import default_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +119,29 @@ def test_several_sessions_ask_rag_serve_at_once_and_each_gets_its_own_answer(
         others = [word for word in ANSWERED.values() if word != expected]
         assert not any(word in short for word in others), (question, answer)
         assert f"Answer 1: {question}" in evidence
+
+
+def test_the_cli_ingests_shards_and_evaluates_on_a_chroma_server(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with chroma_server(tmp_path / "db") as chroma:
+        url = ["--chroma-url", chroma.url]
+        for number in (1, 2):
+            data = ["--data-dir", str(tmp_path / f"shard{number}")]
+            shard = ["--shard", f"{number}/2"]
+            done = rag(env, "ingest", "--json", *url, *data, *shard, str(default_corpus()))
+            assert done.returncode == 0, done.stderr
+        reader = [*url, "--data-dir", str(tmp_path / "reader")]
+        listed = json.loads(rag(env, "articles", "--json", *reader).stdout)
+        assert len(listed) == len(list(default_corpus().glob("*.md")))
+        found = json.loads(rag(env, "search", "--json", *reader, "London meeting").stdout)
+        assert "London" in found["passages"][0]["title"]
+        out = tmp_path / "run"
+        dataset = str(REPO / "eval/datasets/default.jsonl")
+        evaluated = rag(
+            env, "eval", *url, "--dataset", dataset, "--corpus", str(default_corpus()),
+            "--retrieval-only", "--out", str(out),
+        )  # fmt: skip
+        assert evaluated.returncode == 0, evaluated.stderr
+        report = json.loads((out / "report.json").read_text())
+        assert report["metrics"]["overall"]["hits@10"] >= 0.9
