@@ -147,7 +147,10 @@ def _chroma(path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
                 if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"chroma run on {path} did not start in a minute")
         yield url, server
     finally:
         server.terminate()

@@ -128,10 +128,12 @@ class Writer:
         `on_article` hears of each article as it is done (for progress bars).
         """
         started = time.perf_counter()
-        self.manifest.claim(
-            index=index_name(self.settings.chroma_url, self.settings.collection),
-            shard=f"{shard[0]}/{shard[1]}" if shard else "",
-        )
+        if shard and not self.settings.chroma_url:
+            raise ConfigError(
+                "--shard splits an ingest between machines that write to one Chroma server",
+                hint="Give --chroma-url too, or ingest without --shard.",
+            )
+        self._claim(shard=f"{shard[0]}/{shard[1]}" if shard else "")
         loaded = load_articles(paths, source=source, fields=fields)
         mine = [a for a in loaded.articles if shard is None or in_shard(a.id, shard)]
         ingest_id = self.manifest.start_ingest()
@@ -173,11 +175,13 @@ class Writer:
 
     def remove(self, article_ids: Sequence[str]) -> None:
         """Delete these articles, then bring the search index up to date."""
+        self._claim()
         self._remove(article_ids)
         self.index.sync(lambda: self.store, self._generation())
 
     def remove_all(self) -> int:
         """Delete every article and every copy of one; how many articles there were."""
+        self._claim()
         ids = [entry.id for entry in self.manifest.entries()]
         self.manifest.release(ids)  # their copies go with them: nothing is left to re-home
         self.store.remove_articles(ids)
@@ -267,6 +271,11 @@ class Writer:
             self._settle(orphan)
         self._write_waiting()
         self.manifest.remove(article_ids)
+
+    def _claim(self, shard: str | None = None) -> None:
+        """Refuse to write with a manifest kept for another index (or shard)."""
+        settings = self.settings
+        self.manifest.claim(index=index_name(settings.chroma_url, settings.collection), shard=shard)
 
     def _content_hash(self, article: Article, body_hash: str) -> str:
         """A hash that changes with anything that changes the article's chunks (and with its

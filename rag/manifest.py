@@ -68,12 +68,9 @@ CREATE TABLE IF NOT EXISTS ingests (
 """
 
 
+# What a manifest that holds articles but records neither kept (see `Manifest.claim`).
 UNCLAIMED = {"index": index_name(None, DEFAULT_COLLECTION), "shard": "the whole corpus"}
-"""What a manifest that holds articles but records neither kept (see `Manifest.claim`)."""
-CLAIM_HINTS = {
-    "index": "Use a --data-dir of its own for each index (--chroma-url and --collection).",
-    "shard": "Give each shard its own --data-dir; all of them may write to one --chroma-url.",
-}
+CLAIM_HINT = "Give each index (--chroma-url, --collection) and each shard its own --data-dir."
 
 
 @dataclass(frozen=True)
@@ -264,11 +261,12 @@ class Manifest:
                 )
             db.execute("UPDATE generation SET n = n + 1")
 
-    def claim(self, *, index: str, shard: str) -> None:
-        """Record where this manifest's articles are written (`index`) and which shard of a
-        corpus it keeps ("I/N", or "" for all of it), or refuse others: a manifest knows only
-        the articles it wrote, where it wrote them."""
-        wanted = {"index": index, "shard": f"shard {shard}" if shard else "the whole corpus"}
+    def claim(self, *, index: str, shard: str | None = None) -> None:
+        """Record where this manifest's articles are written and which shard ("I/N", "": all,
+        None: unchecked) it keeps, or refuse others: a manifest knows only what it wrote."""
+        wanted = {"index": index}
+        if shard is not None:
+            wanted["shard"] = f"shard {shard}" if shard else "the whole corpus"
         with self._db() as db:
             recorded = dict(db.execute("SELECT name, value FROM facts").fetchall())
             held = db.execute("SELECT 1 FROM articles LIMIT 1").fetchone()
@@ -280,7 +278,7 @@ class Manifest:
             if recorded[name] != value:
                 raise ConfigError(
                     f"the manifest in {self.path.parent} keeps {recorded[name]}, not {value}",
-                    hint=CLAIM_HINTS[name],
+                    hint=CLAIM_HINT,
                 )
 
     def generation(self) -> int:

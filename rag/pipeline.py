@@ -265,21 +265,20 @@ class Pipeline:
         embedder = self.embedder
         given = self._user_filters(filters)
         self._check_embedder(embedder.name, embedder.dim)
-        settings = self.settings
-        known = self.index.sources()
-        if given and not self.index.mask(given).any():
+        settings, index = self.settings, self.index.snapshot()  # as synced, whatever syncs next
+        if given and not index.mask(given).any():
             dates = Filters(given.since, given.until)
             # Every source given is known: the dates match nothing, or only with the sources.
-            unmatched = dates if dates and not self.index.mask(dates).any() else given
+            unmatched = dates if dates and not index.mask(dates).any() else given
             return SearchResult([], given, (no_match(unmatched),))
-        as_of = settings.as_of or self.index.newest_day()
-        search_plan = plan(question, sources=known, as_of=as_of, given=given)
+        as_of = settings.as_of or index.newest_day()
+        search_plan = plan(question, sources=index.sources(), as_of=as_of, given=given)
         tuning = Tuning(
             settings.retriever, settings.bm25_weight, settings.candidates, settings.max_per_article
         )
 
         def run(this: Plan) -> list[Passage]:
-            return retrieve(this, index=self.index, embedder=embedder, k=k, tuning=tuning)
+            return retrieve(this, index=index, embedder=embedder, k=k, tuning=tuning)
 
         passages = run(search_plan)
         notes = search_plan.notes

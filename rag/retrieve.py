@@ -165,6 +165,8 @@ def _fuse(found: _Candidates, cosine: np.ndarray, tuning: Tuning) -> list[_Hit]:
     if tuning.method == "bm25":
         return [_Hit(r, float(bm25[r]), "bm25" + label) for r in bm25_rows]
     rows = list(dict.fromkeys([*dense_rows, *bm25_rows]))
+    if not rows:  # a server may find nothing its copy still holds
+        return []
     lexical = bm25[rows] / (float(bm25[rows].max()) or 1.0)
     dense = cosine[rows]
     dense = (dense - dense.min()) / (float(dense.max() - dense.min()) or 1.0)

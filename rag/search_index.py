@@ -5,11 +5,9 @@ Chroma is where chunks and vectors are kept; this is derived from it, saved in
 (after an ingest or removal, here or by another process) or its layout is older. Its meta
 file records the store's embedder, so that a question is checked without opening Chroma.
 
-Dense search runs in memory for Chroma in the data dir, exactly (every vector is compared: a
-millisecond or two for tens of thousands of chunks): a Chroma opened in one process does not
-see another process's writes in its HNSW graph (its `get` does), so `rag serve` could not
-search it there while `rag ingest` writes. For a Chroma server, it runs there, in HNSW with
-`where` filters, so that no process holds the vectors: only chunks and BM25 are kept here.
+Dense search runs in memory for Chroma in the data dir, exactly (every vector is compared),
+as its HNSW graph in one process misses another process's writes (see docs/scaling.md); for a
+Chroma server, there, in HNSW with `where` filters: only chunks and BM25 are kept here.
 
 BM25 reads each chunk with a header of its title, source and date, so that "the TechCrunch
 article of October 7, 2023" finds it by words alone. A second BM25 index reads each sentence,
@@ -19,6 +17,7 @@ chunks of an article share most words; the one holding the whole sentence is the
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -63,10 +62,8 @@ class _Loaded:
     sentence_bm25: Any
     members: np.ndarray
     """The sentences of every chunk, one chunk after another (indexes into `sentence_bm25`)."""
-    member_starts: np.ndarray
-    """Where each chunk's sentences start in `members`..."""
-    member_ends: np.ndarray
-    """... and end (each chunk has at least one)."""
+    member_starts: np.ndarray  # where each chunk's sentences start in `members`...
+    member_ends: np.ndarray  # ... and end (each chunk has at least one)
     source_names: list[str]
     sources: np.ndarray
     """Each chunk's source as an index into `source_names`."""
@@ -96,10 +93,8 @@ class SearchIndex:
                 self._loaded = self._load()
                 return
             opened = store()
-            if opened.served:
-                self._build(opened.chunks(), None, opened.embedder, generation)
-            else:
-                self._build(*opened.everything(), opened.embedder, generation)
+            chunks, vectors = (opened.chunks(), None) if opened.served else opened.everything()
+            self._build(chunks, vectors, opened.embedder, generation)
 
     def built(self, generation: str) -> bool:
         """Whether the index on disk was built at `generation` (and in this layout)."""
@@ -117,6 +112,10 @@ class SearchIndex:
             return dict(json.loads((self.path / META_FILE).read_text()))
         except (OSError, ValueError):
             return {}
+
+    def snapshot(self) -> SearchIndex:
+        """The index as it is now, for one question: a later sync changes `self`, not it."""
+        return copy.copy(self)
 
     @property
     def chunks(self) -> list[Chunk]:

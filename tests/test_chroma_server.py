@@ -244,3 +244,18 @@ def test_two_shards_ingested_at_once_equal_one_run(
         shards[0].ingest([news], shard=(2, 2))
     with pytest.raises(ConfigError, match="keeps shard 1/2, not the whole corpus"):
         shards[0].ingest([news])
+
+
+def test_a_shard_needs_a_chroma_server_and_removals_keep_to_their_index(
+    settings: Settings, server: str, tmp_path: Path
+) -> None:
+    news = corpus(tmp_path / "news", count=2)
+    local = Pipeline(settings.model_copy(update={"embedder": "fake-hash"}), embedder=HashEmbedder())
+    with pytest.raises(ConfigError, match="--shard splits an ingest"):
+        local.ingest([news], shard=(1, 2))
+    local.ingest([news])
+    # The same data dir, pointed at a server: its manifest holds the data dir's articles.
+    elsewhere = served(settings, server + "/", "claimed", data_dir=settings.data_dir)
+    with pytest.raises(ConfigError, match="keeps the articles in the data dir's Chroma"):
+        elsewhere.remove_all()
+    assert len(local.articles()) == 2

@@ -33,7 +33,8 @@ class Script:
     """The reply to a chat request: a dict (JSON), a list of SSE data strings, or an int
     (an HTTP error status)."""
     tokenize: dict[str, Any] | None = None
-    """Replies by path to token-counting requests; missing paths are 404."""
+    """Replies by path to token-counting requests (an int: an HTTP error status); missing
+    paths are 404."""
     key: str | None = None
     requests: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
 
@@ -64,7 +65,10 @@ def server() -> Iterator[tuple[str, Script]]:
             script.requests.append((self.path, body, self.headers.get("Authorization", "")))
             if self.path != "/v1/chat/completions":
                 if script.tokenize and self.path in script.tokenize:
-                    return self._reply(200, script.tokenize[self.path])
+                    counted = script.tokenize[self.path]
+                    if isinstance(counted, int):  # an HTTP error status
+                        return self._reply(counted, {"detail": "tokenizer failed"})
+                    return self._reply(200, counted)
                 return self._reply(404, {"detail": "Not Found"})
             reply = script.chat(body)
             if isinstance(reply, int):
@@ -239,3 +243,28 @@ def test_a_pipeline_with_a_model_server_needs_no_gguf_file(
     assert isinstance(pipeline.generator, ServerGenerator)
     status = pipeline.status()
     assert status.model == f"the model server at {url}" and status.model_checked is None
+
+
+def test_a_failing_token_count_is_an_error_not_a_silent_estimate(
+    server: tuple[str, Script],
+) -> None:
+    url, script = server
+    script.tokenize = {"/extras/tokenize/count": {"count": 4}}
+    generator = ServerGenerator(url)
+    assert generator.count_tokens("four words are here") == 4
+    script.tokenize = {"/extras/tokenize/count": 500}  # the endpoint that worked now fails
+    with pytest.raises(ModelError, match=r"HTTP 500\): tokenizer failed"):
+        generator.count_tokens("four words are here")
+
+
+def test_replies_that_are_not_the_api_are_errors_naming_the_server(
+    server: tuple[str, Script],
+) -> None:
+    url, script = server
+    generator = ServerGenerator(url)
+    script.chat = lambda body: ["<html>proxy error</html>"]
+    with pytest.raises(ModelError, match="sent something other than a JSON object"):
+        list(generator.stream(ASKED, max_tokens=2))
+    script.chat = lambda body: [delta("UK"), json.dumps({"error": {"message": "out of memory"}})]
+    with pytest.raises(ModelError, match=r"failed mid-answer: .*out of memory"):
+        list(generator.stream(ASKED, max_tokens=2))

@@ -66,16 +66,22 @@ class ChromaStore:
                 embedding_function=None,
                 metadata={"layout": LAYOUT},
             )
-            if self._metadata().get("layout") != LAYOUT:
-                self._upgrade()
+            if self.served and self._metadata().get("layout") != LAYOUT:
+                self._upgrade()  # a data dir's own Chroma, now served, for `where` filters
 
     @contextmanager
     def _reaching(self) -> Iterator[None]:
-        """Turn a Chroma server that cannot be reached into a `StoreError`."""
+        """Turn a Chroma server that cannot be reached, or that refuses, into a `StoreError`."""
         import httpx
+        from chromadb.errors import ChromaError
 
         try:
             yield
+        except ChromaError as exc:
+            raise StoreError(
+                f"Chroma at {self.location} refused: {exc}",
+                hint="See the Chroma server's log; `rag doctor` checks the index.",
+            ) from exc
         except (httpx.TransportError, ValueError) as exc:
             if isinstance(exc, ValueError) and "Could not connect" not in str(exc):
                 raise

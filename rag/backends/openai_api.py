@@ -64,7 +64,7 @@ class ServerGenerator:
         self._client = httpx.Client(
             headers=headers, timeout=httpx.Timeout(TIMEOUT, connect=CONNECT_TIMEOUT)
         )
-        models = self._retrying(lambda: self._json("GET", "/models"))
+        models = self._retrying(lambda: self._json("GET", "/models")) or {}
         if not models.get("data"):
             raise ModelError(
                 f"the model server at {self.url} serves no model",
@@ -81,16 +81,12 @@ class ServerGenerator:
             for endpoint in [self._tokenizer] if self._tokenizer else TOKENIZERS:
                 assert endpoint is not None
                 path, body, field = endpoint
-                try:
-                    got = self._json("POST", path, body(text, self.model), root=True)
-                except _Unreachable:
-                    raise
-                except ModelError:  # no such endpoint here
+                got = self._json("POST", path, body(text, self.model), extra=True)
+                if got is None or field not in got:  # no such endpoint here
                     continue
-                if field in got:
-                    self._tokenizer = endpoint
-                    count = got[field]
-                    return len(count) if isinstance(count, list) else int(count)
+                self._tokenizer = endpoint
+                count = got[field]
+                return len(count) if isinstance(count, list) else int(count)
             self._counting = False
             log.warning(
                 "the model server at %s counts no tokens: estimating a token per %d characters",
@@ -101,17 +97,13 @@ class ServerGenerator:
 
     def choose(self, messages: Sequence[Message], options: Sequence[str]) -> dict[str, float]:
         """The log-probability of each option's first token as the answer's first token."""
-        reply = self._retrying(
-            lambda: self._json(
-                "POST",
-                "/chat/completions",
-                self._request(messages, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS),
-            )
-        )
-        choice = reply["choices"][0]
+        body = self._request(messages, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS)
+        reply = self._retrying(lambda: self._json("POST", "/chat/completions", body)) or {}
+        choice = (reply.get("choices") or [{}])[0]
         first = ((choice.get("logprobs") or {}).get("content") or [None])[0]
         if first and first.get("top_logprobs"):
-            weights = {t["token"]: float(t["logprob"]) for t in first["top_logprobs"]}
+            top = first["top_logprobs"]
+            weights = {t.get("token"): float(t.get("logprob", UNLIKELY)) for t in top}
             floor = min(weights.values())
             return {option: weights.get(option, floor) for option in options}
         if not self._warned:
@@ -136,8 +128,13 @@ class ServerGenerator:
                     continue
                 if data == "[DONE]":
                     return
-                choices = json.loads(data).get("choices") or [{}]
-                text = (choices[0].get("delta") or {}).get("content")
+                event = self._parsed(data)
+                if "error" in event:
+                    raise ModelError(
+                        f"the model server at {self.url} failed mid-answer: {event['error']}",
+                        hint="See the server's log.",
+                    )
+                text = ((event.get("choices") or [{}])[0].get("delta") or {}).get("content")
                 if text:
                     yield text
         except httpx.HTTPError as exc:
@@ -150,16 +147,32 @@ class ServerGenerator:
         return {"model": self.model, "messages": list(messages), "temperature": 0.0, **given}
 
     def _json(
-        self, method: str, path: str, body: dict[str, Any] | None = None, *, root: bool = False
-    ) -> dict[str, Any]:
-        """The server's JSON reply to one request; `root` puts `path` beside /v1, not in it."""
-        url = (self.url.removesuffix("/v1") if root else self.url) + path
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, extra: bool = False
+    ) -> dict[str, Any] | None:
+        """The server's JSON reply to one request. An `extra` endpoint is beside /v1, not in
+        it, and a server may lack it: None then."""
+        url = (self.url.removesuffix("/v1") if extra else self.url) + path
         try:
             response = self._client.request(method, url, json=body)
         except httpx.HTTPError as exc:
             raise self._failure(exc) from exc
+        if extra and response.status_code in (404, 405, 501):
+            return None
         self._check(response)
-        return dict(response.json())
+        return self._parsed(response.text)
+
+    def _parsed(self, text: str) -> dict[str, Any]:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ModelError(
+                f"the model server at {self.url} sent something other than a JSON object: "
+                f"{text[:200]!r}",
+                hint="Check that --llm-url is an OpenAI-compatible server (its /v1 base).",
+            )
+        return parsed
 
     def _open(self, path: str, body: dict[str, Any]) -> httpx.Response:
         """A streamed response, its status checked; the caller closes it."""
