@@ -279,7 +279,7 @@ def _placeholder(name: str, kind: type, constraints: Sequence[Any]) -> str:
 def index_name(chroma_url: str | None, collection: str) -> str:
     """Where an index's chunks are, in words: a Chroma server's collection, or the data dir's."""
     where = f"the Chroma server {chroma_url.rstrip('/')}" if chroma_url else "the data dir's Chroma"
-    return f"the articles in {where}, collection {collection}"
+    return f"{where}, collection {collection}"
 
 
 def cores() -> int:

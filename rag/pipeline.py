@@ -63,7 +63,7 @@ class Status:
     """When the answer model last passed its test generation on this build and CPU."""
     data_dir: Path
     store: str
-    """Where the chunks and vectors are: a Chroma server's URL, or a folder."""
+    """Where the chunks and vectors are: a Chroma server's collection, or the data dir's."""
 
 
 def check_question(question: str) -> str:
@@ -137,7 +137,7 @@ class Pipeline:
         on an empty Chroma server (which others may be about to fill: nothing is added)."""
         if (url := self.settings.chroma_url) and self.is_empty():
             raise InputError(
-                f"{index_name(url, self.settings.collection)}: there are none",
+                f"{index_name(url, self.settings.collection)} holds no articles",
                 hint=f"Ingest some first: rag ingest --chroma-url {url} PATH",
             )
         self._check_embedder(self.settings.embedder)
@@ -323,7 +323,7 @@ class Pipeline:
             if (model := model_file(self.settings)).is_file() and not self.settings.llm_url
             else None,
             data_dir=self.settings.data_dir,
-            store=self.settings.chroma_url or str(self.settings.data_dir / "chroma"),
+            store=index_name(self.settings.chroma_url, self.settings.collection),
         )
 
     def _sync(self) -> None:

@@ -122,7 +122,7 @@ def test_a_chroma_server_finds_what_the_embedded_store_finds(
     assert (local.index.path / "vectors.npy").is_file()
     assert not (remote.index.path / "vectors.npy").exists()
     assert remote.status().stats == local.status().stats
-    assert remote.status().store == server
+    assert remote.status().store == f"the Chroma server {server}, collection test-same"
 
 
 def test_re_runs_removals_and_prunes_on_the_server(
@@ -169,7 +169,7 @@ def test_a_reader_elsewhere_sees_another_machines_writes(
 
 
 def test_an_empty_or_unreachable_server_is_a_clear_error(settings: Settings, server: str) -> None:
-    with pytest.raises(InputError, match="collection test-empty: there are none") as empty:
+    with pytest.raises(InputError, match="collection test-empty holds no articles") as empty:
         served(settings, server, "empty").check_ready()
     assert "rag ingest --chroma-url" in empty.value.hint
     down = f"http://127.0.0.1:{free_port()}"
@@ -256,6 +256,9 @@ def test_a_shard_needs_a_chroma_server_and_removals_keep_to_their_index(
     local.ingest([news])
     # The same data dir, pointed at a server: its manifest holds the data dir's articles.
     elsewhere = served(settings, server + "/", "claimed", data_dir=settings.data_dir)
-    with pytest.raises(ConfigError, match="keeps the articles in the data dir's Chroma"):
+    with pytest.raises(
+        ConfigError,
+        match="keeps the data dir's Chroma, collection newsrag-chunks, not the Chroma server",
+    ):
         elsewhere.remove_all()
     assert len(local.articles()) == 2
