@@ -7,12 +7,13 @@
 The corpus is indexed once into the evaluation's cache (as `rag eval --corpus` does); a copy of
 its Chroma folder is then served by `chroma run` on 127.0.0.1. For each mode, a process of its
 own loads the embedder, then the search index, and searches the first `QUESTIONS` questions:
-the memory the search index adds to that process (resident set growth, from /proc), and the
-search time. A reader of the server runs twice: first it builds the search index (chunks and
-BM25) from the server, then it loads what it saved, as every later start does. For the
-server, its resident set serving the index against an empty server's.
-Per million chunks is each figure divided by the chunks, times a million (all grow with the
-chunks: texts, BM25's postings, vectors). Writes report.json and prints it.
+the memory the search index adds to that process (resident set growth, from /proc), the
+search time, and the 30 chunks nearest each question by its vector alone (exact in memory,
+Chroma's HNSW on the server: how many agree). A reader of the server runs twice: first it
+builds the search index (chunks and BM25) from the server, then it loads what it saved, as
+every later start does. For the server, its resident set serving the index against an empty
+server's. Per million chunks is each figure divided by the chunks, times a million (all grow
+with the chunks: texts, BM25's postings, vectors). Writes report.json and prints it.
 """
 
 from __future__ import annotations
@@ -70,11 +71,17 @@ def run(corpus: Path, dataset: Path) -> dict[str, Any]:
             served = _child_run(spec)  # loads it, as every later start does
             server_rss = _rss(server.pid)
     chunks = embedded["chunks"]
+    agree = [
+        len(set(exact) & set(approximate)) / len(exact)
+        for exact, approximate in zip(embedded.pop("nearest"), served.pop("nearest"), strict=True)
+    ]
+    built.pop("nearest")
     return {
         "chunks": chunks,
         "embedded": embedded,
         "served": served,
         "served_first_start": built,
+        "dense_top30_agreement": {"mean": statistics.mean(agree), "min": min(agree)},
         "server": {"rss_mb": server_rss, "empty_rss_mb": empty_rss},
         "per_million_chunks_gb": {
             "embedded process": embedded["index_mb"] / chunks * MILLION / 1000,
@@ -90,6 +97,7 @@ def _child(spec: dict[str, Any]) -> int:
     from eval.questions import load_dataset
     from rag.config import load_settings
     from rag.pipeline import Pipeline
+    from rag.types import Filters
 
     overrides = {"data_dir": Path(spec["data_dir"]), "chroma_url": spec.get("url")}
     pipeline = Pipeline(load_settings(overrides))
@@ -104,6 +112,11 @@ def _child(spec: dict[str, Any]) -> int:
         pipeline.search(question, k=10)
         times.append(time.perf_counter() - started)
     times.sort()
+    vectors = pipeline.embedder.embed_queries(questions)
+    nearest = [  # the 30 nearest chunks to each question: exact in memory, HNSW on a server
+        [pipeline.index.chunks[row].id for row in pipeline.index.nearest(v, Filters(), 30)]
+        for v in vectors
+    ]
     print(
         json.dumps(
             {
@@ -113,6 +126,7 @@ def _child(spec: dict[str, Any]) -> int:
                 "rss_mb": _rss("self"),
                 "search_p50_s": statistics.median(times),
                 "search_p95_s": times[int(0.95 * (len(times) - 1))],
+                "nearest": nearest,
             }
         )
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -142,3 +144,30 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+LONDON = "Who attended the London meeting?"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An environment for `rag` processes with data and cache dirs of the module's own."""
+    return rag_env(tmp_path_factory.mktemp("rag"))
+
+
+def rag_env(home: Path) -> dict[str, str]:
+    """This process's environment without RAG_* settings, with data and cache dirs in `home`."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    environ.update(RAG_DATA_DIR=str(home / "data"), RAG_CACHE_DIR=str(home / "cache"))
+    return environ
+
+
+def rag(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """`rag ARGS` in a process of its own, in the environment `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

