@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -146,29 +145,14 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
 @contextmanager
 def _chroma(path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`chroma run` on a free port of 127.0.0.1 with its data in `path`, until the block ends."""
-    import httpx
+    from eval.servers import free_port, running
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
     command = [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise RuntimeError(f"chroma run on {path} did not start in a minute")
+    with running(command, ready=f"{url}/api/v2/heartbeat", log=path.with_suffix(".log")) as server:
         yield url, server
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _rss(pid: int | str) -> float:

@@ -32,8 +32,8 @@ XSS_FLAG = "window.__newsrag_xss"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("serve")
-    with rag_serve(rag_env(home), home / "serve.log") as url:
-        yield url
+    with rag_serve(rag_env(home), home / "serve.log") as serve:
+        yield serve.url
 
 
 @pytest.fixture(scope="module")

@@ -80,8 +80,8 @@ def test_several_sessions_ask_rag_serve_at_once_and_each_gets_its_own_answer(
 ) -> None:
     from gradio_client import Client
 
-    with rag_serve(env, tmp_path / "serve.log") as url:
-        clients = [Client(url, verbose=False) for _ in ANSWERED]
+    with rag_serve(env, tmp_path / "serve.log") as serve:
+        clients = [Client(serve.url, verbose=False) for _ in ANSWERED]
         jobs = [
             client.submit(question, [], "", "", [], api_name="/ask")
             for client, question in zip(clients, ANSWERED, strict=True)
