@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -334,3 +335,40 @@ def test_another_embedder_is_refused_before_any_article_is_admitted(
     pipeline = Pipeline(settings, embedder=CountingEmbedder())
     assert [e.state for e in pipeline.manifest.entries()] == ["done"]
     assert pipeline.status().stats.articles == 1
+
+
+def test_a_second_writer_on_one_data_dir_refuses_until_the_first_is_gone(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from rag.errors import InputError
+
+    news = write(tmp_path / "news" / "a.md", "# Bridge\n\nThe bridge closed.")
+    lock = settings.data_dir / ingest.WRITE_LOCK
+    settings.data_dir.mkdir(parents=True)
+    holder = subprocess.Popen(  # another process in the middle of a write: it holds the lock
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            f"lock = open({str(lock)!r}, 'a+')\n"
+            "fcntl.flock(lock, fcntl.LOCK_EX); lock.write('process 4242'); lock.flush()\n"
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        pipeline = Pipeline(settings, embedder=KeywordEmbedder(["bridge"]))
+        for write_once in (lambda: pipeline.ingest([news]), pipeline.remove_all):
+            with pytest.raises(InputError, match=r"another process \(process 4242\) is writing"):
+                write_once()
+        assert pipeline.is_empty()
+    finally:
+        holder.kill()  # killed, as a crash would: the lock goes with it
+        holder.wait()
+    assert pipeline.ingest([news]).outcomes == {"new": 1}
+    assert lock.read_text() == f"process {os.getpid()}"
