@@ -26,8 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(corpus: Path, dataset: Path) -> dict[str, Any]:
     from eval.runner import corpus_index
+    from eval.servers import chroma_server
     from rag.config import load_settings
 
     settings = corpus_index(corpus, load_settings())
@@ -60,15 +59,16 @@ def run(corpus: Path, dataset: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
         copy = Path(scratch) / "chroma"
         shutil.copytree(folder, copy)
-        with _chroma(Path(scratch) / "empty") as (_url, empty):
-            empty_rss = _rss(empty.pid)
+        with chroma_server(Path(scratch) / "empty") as empty:
+            empty_rss = _rss(empty.process.pid)
         embedded = _child_run({"data_dir": str(settings.data_dir), "dataset": str(dataset)})
-        with _chroma(copy) as (url, server):
+        with chroma_server(copy) as server:
+            url = server.url
             reader = str(Path(scratch) / "reader")
             spec = {"url": url, "data_dir": reader, "dataset": str(dataset)}
             built = _child_run(spec)  # builds the search index from the server, and saves it
             served = _child_run(spec)  # loads it, as every later start does
-            server_rss = _rss(server.pid)
+            server_rss = _rss(server.process.pid)
     chunks = embedded["chunks"]
     agree = [
         len(set(exact) & set(approximate)) / len(exact)
@@ -140,19 +140,6 @@ def _child_run(spec: dict[str, Any]) -> dict[str, Any]:
         check=True,
     )
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-@contextmanager
-def _chroma(path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`chroma run` on a free port of 127.0.0.1 with its data in `path`, until the block ends."""
-    from eval.servers import free_port, running
-
-    port = free_port()
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
-    command = [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
-    url = f"http://127.0.0.1:{port}"
-    with running(command, ready=f"{url}/api/v2/heartbeat", log=path.with_suffix(".log")) as server:
-        yield url, server
 
 
 def _rss(pid: int | str) -> float:

@@ -1,8 +1,10 @@
-"""Servers on 127.0.0.1 for the load test and the tests: each started on a free port, used
-once it answers, and stopped after."""
+"""Servers on 127.0.0.1 for the load test, the scaling bench and the tests: each started on
+a free port, used once it answers, and stopped after."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -68,6 +70,18 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@contextmanager
+def chroma_server(path: Path, port: int | None = None) -> Iterator[Server]:
+    """A Chroma server keeping its data in `path` (on `port`, or a free one)."""
+    port = port or free_port()
+    chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or "chroma"
+    command = [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    log = path.with_name(path.name + ".log")
+    with running(command, ready=f"{url}/api/v2/heartbeat", log=log) as process:
+        yield Server(url, process)
 
 
 @contextmanager

@@ -5,28 +5,14 @@ server (`chroma run`, from the chromadb package), an OpenAI-compatible model ser
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from eval.servers import Server, free_port, rag_serve, running, stop
+from eval.servers import Server, chroma_server, free_port, rag_serve, running, stop
 
 __all__ = ["Server", "chroma_server", "free_port", "model_server", "rag_serve", "stop"]
-
-
-@contextmanager
-def chroma_server(path: Path, port: int | None = None) -> Iterator[Server]:
-    """A Chroma server keeping its data in `path` (on `port`, or a free one)."""
-    port = port or free_port()
-    chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or "chroma"
-    command = [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
-    url = f"http://127.0.0.1:{port}"
-    log = path.with_name(path.name + ".log")
-    with running(command, ready=f"{url}/api/v2/heartbeat", log=log) as process:
-        yield Server(url, process)
 
 
 @contextmanager
