@@ -16,7 +16,7 @@ from typing import Any
 
 from rag import __version__, commands
 from rag.config import GLOBAL_SETTINGS, SEARCH_SETTINGS, Settings, add_setting_flags, load_settings
-from rag.errors import RagError
+from rag.errors import RagError, storage_error
 from rag.load import READABLE
 
 EXAMPLES = {
@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove articles once read from these folders that are gone now",
     )
     ingest.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="delete the index in the data dir first, a damaged one included, and build it "
+        "anew from these articles",
+    )
+    ingest.add_argument(
         "--shard",
         type=_shard,
         metavar="I/N",
@@ -187,24 +193,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "json" not in args:
             parser.error(f"rag {args.command} has no --json")
         args.json = True
+    settings: Settings | None = None
     try:
-        overrides = {name: getattr(args, name, None) for name in Settings.model_fields}
-        return int(args.handler(load_settings(overrides), args))
+        settings = load_settings(
+            {name: getattr(args, name, None) for name in Settings.model_fields}
+        )
+        return int(args.handler(settings, args))
     except RagError as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # a path the user gave cannot be read or written
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        print("hint: Check the path and its permissions.", file=sys.stderr)
-        return 1
+        return _report(exc, debug=args.debug)
+    except Exception as exc:  # reported only when a full disk or a read-only data dir
+        unwritable = storage_error(exc, settings.data_dir) if settings else None
+        if unwritable is not None:
+            return _report(unwritable, debug=args.debug)
+        if isinstance(exc, OSError):  # a path the user gave cannot be read or written
+            return _report(
+                RagError(str(exc), hint="Check the path and its permissions."), debug=args.debug
+            )
+        raise
     except KeyboardInterrupt:
         return 130
+
+
+def _report(error: RagError, *, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"error: {error.message}", file=sys.stderr)
+    if error.hint:
+        print(f"hint: {error.hint}", file=sys.stderr)
+    return 1
 
 
 def _shard(text: str) -> tuple[int, int]:

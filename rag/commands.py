@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 def ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from rag.integrity import clear
     from rag.pipeline import ArticleDone, Pipeline
 
+    if args.rebuild:
+        clear(settings)
     pipeline = Pipeline(settings)
     with tqdm(unit=" articles", disable=args.json or not sys.stderr.isatty()) as bar:
         written = 0

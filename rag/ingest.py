@@ -15,10 +15,8 @@ the embedder gets full batches) embed, write the chunks, finish.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -28,8 +26,9 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from rag.chunking import chunk_article, embedding_text
 from rag.config import Settings, index_name
-from rag.errors import ConfigError, InputError
+from rag.errors import ConfigError
 from rag.load import load_articles
+from rag.lock import writing
 from rag.manifest import Manifest, Outcome
 from rag.seams import Embedder, Store
 from rag.search_index import SearchIndex
@@ -71,8 +70,6 @@ class _Waiting:
     body_hash: str
 
 
-WRITE_LOCK = "write.lock"
-"""The file in the data dir that one writing process at a time holds locked (`flock`)."""
 BATCH_CHUNKS = 256
 """Chunks embedded and stored at once, across articles: the embedder sorts them by length, so
 that a batch pads little (an article alone, a dozen chunks of every length, pads a lot), and
@@ -88,28 +85,11 @@ def in_shard(article_id: str, shard: tuple[int, int]) -> bool:
 
 
 def _alone(method: Callable[Concatenate[Writer, P], T]) -> Callable[Concatenate[Writer, P], T]:
-    """`method` run holding the data dir's write lock (`WRITE_LOCK`): while one process
-    writes, another that tries refuses, saying which process holds it. The lock goes with
-    the process that holds it, however it ends."""
+    """`method` run holding the data dir's write lock (see `rag.lock`)."""
 
     @functools.wraps(method)
     def alone(writer: Writer, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        folder = writer.settings.data_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / WRITE_LOCK).open("a+", encoding="utf-8") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                lock.seek(0)
-                raise InputError(
-                    f"another process ({lock.read().strip() or 'unknown'}) is writing to the "
-                    f"index in {folder}",
-                    hint="Wait for it to finish (an ingest, a removal, or an upload in rag "
-                    "serve), then run this again.",
-                ) from None
-            lock.truncate(0)
-            lock.write(f"process {os.getpid()}")
-            lock.flush()
+        with writing(writer.settings.data_dir):
             return method(writer, *args, **kwargs)
 
     return alone

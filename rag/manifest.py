@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rag.config import DEFAULT_COLLECTION, index_name
-from rag.errors import ConfigError
+from rag.errors import ConfigError, sqlite_errors
 from rag.types import UNKNOWN_SOURCE, Article, Problem, StoreStats
 
-SCHEMA_VERSION = 2
-"""Version 2 keeps each copy whole; version 1's copies table is dropped (the next ingest of
-those files records them again)."""
+SCHEMA_VERSION = 3
+"""Version 2 keeps each copy whole (version 1's copies table is dropped: the next ingest of
+those files records them again); 3 adds the facts table."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -126,14 +126,15 @@ class Manifest:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         with self._db() as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version < 2:
                 db.execute("DROP TABLE IF EXISTS copies")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.executescript(SCHEMA)
+            if version < SCHEMA_VERSION:  # else nothing is written: a read-only one is read
+                db.executescript(f"{SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
+        with sqlite_errors(self.path), closing(sqlite3.connect(self.path, timeout=30)) as db, db:
             yield db
 
     def get(self, article_id: str) -> Entry | None:

@@ -24,10 +24,11 @@ from rag.followup import needs_history, rewrite
 from rag.ingest import ArticleDone as ArticleDone
 from rag.ingest import IngestReport as IngestReport
 from rag.ingest import Writer
+from rag.integrity import SEARCH_DIR, open_manifest, open_store
 from rag.kinds import question_kind
 from rag.listing import entries_of, passing
 from rag.load import default_corpus as default_corpus
-from rag.manifest import Entry, IngestRecord, Manifest
+from rag.manifest import Entry, IngestRecord
 from rag.model_check import last_pass
 from rag.models import describe_model, load_embedder, load_generator, model_file, resolve_model
 from rag.plan import Plan, plan
@@ -86,8 +87,8 @@ class Pipeline:
         generator: Generator | None = None,
     ) -> None:
         self.settings = settings
-        self.manifest = Manifest(settings.data_dir / "manifest.sqlite3")
-        self.index = SearchIndex(settings.data_dir / "search")
+        self.manifest = open_manifest(settings)
+        self.index = SearchIndex(settings.data_dir / SEARCH_DIR)
         self._embedder = embedder
         self._generator = generator
 
@@ -95,10 +96,7 @@ class Pipeline:
     def store(self) -> Store:
         """Chroma: on the server at `chroma_url`, else in the data dir (opened on first write
         or search index rebuild: reads never need it)."""
-        from rag.backends.chroma import ChromaStore
-
-        where = self.settings.chroma_url or self.settings.data_dir / "chroma"
-        return ChromaStore(where, collection=self.settings.collection)
+        return open_store(self.settings, self.manifest)
 
     @functools.cached_property
     def writer(self) -> Writer:

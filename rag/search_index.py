@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
 import shutil
@@ -43,6 +44,7 @@ LAYOUT = 6
 without an author; 5: the store's embedder in the meta file; 6: no vectors for a store on a
 server, and the generation as text)."""
 SENTENCES_DIR = "sentences"
+log = logging.getLogger(__name__)
 MEMBERS_FILE = "sentence_members.npz"
 
 
@@ -90,8 +92,15 @@ class SearchIndex:
             if self._loaded is not None and self._loaded.generation == generation:
                 return
             if self.built(generation):
-                self._loaded = self._load()
-                return
+                try:
+                    self._loaded = self._load()
+                    return
+                except (OSError, ValueError, KeyError, EOFError) as exc:  # damaged on disk
+                    log.warning(
+                        "the search index in %s cannot be read (%s): rebuilding it from the store",
+                        self.path,
+                        exc,
+                    )
             opened = store()
             chunks, vectors = (opened.chunks(), None) if opened.served else opened.everything()
             self._build(chunks, vectors, opened.embedder, generation)
@@ -248,7 +257,7 @@ class SearchIndex:
             np.save(fresh / VECTORS_FILE, np.asarray(vectors, dtype=np.float32))
         with (fresh / CHUNKS_FILE).open("w", encoding="utf-8") as out:
             for chunk in chunks:
-                out.write(json.dumps(_chunk_record(chunk), ensure_ascii=False) + "\n")
+                out.write(json.dumps(chunk.record(), ensure_ascii=False) + "\n")
         meta = {"generation": generation, "layout": LAYOUT, "embedder": embedder}
         (fresh / META_FILE).write_text(json.dumps(meta))
         # Swap folders: a crash in between leaves no index, or the old one; both get rebuilt.
@@ -269,7 +278,7 @@ class SearchIndex:
 
         meta = json.loads((self.path / META_FILE).read_text())
         with (self.path / CHUNKS_FILE).open(encoding="utf-8") as lines:
-            chunks = [_chunk_from(json.loads(line)) for line in lines]
+            chunks = [Chunk.from_record(json.loads(line)) for line in lines]
         bm25 = by_sentence = None
         members = starts = np.zeros(0, dtype=np.int64)
         if chunks:
@@ -331,18 +340,6 @@ def _sentences(chunks: Sequence[Chunk]) -> tuple[list[str], list[np.ndarray]]:
             held.append(seen[key])
         members.append(np.array(held, dtype=np.int64))
     return texts, members
-
-
-def _chunk_record(chunk: Chunk) -> dict[str, Any]:
-    published = chunk.published_at
-    return {**vars(chunk), "published_at": published.isoformat() if published else None}
-
-
-def _chunk_from(record: dict[str, Any]) -> Chunk:
-    published = record["published_at"]
-    return Chunk(
-        **{**record, "published_at": datetime.fromisoformat(published) if published else None}
-    )
 
 
 def _day(published: datetime | None) -> int:

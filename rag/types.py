@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 UNKNOWN_SOURCE = "(unknown)"
 """What `StoreStats.sources` counts articles without a source under (not a source name)."""
@@ -46,6 +47,18 @@ class Chunk:
     @property
     def id(self) -> str:
         return f"{self.article_id}::{self.ordinal}"
+
+    def record(self) -> dict[str, Any]:
+        """The chunk as JSON holds it (see `from_record`)."""
+        published = self.published_at
+        return {**vars(self), "published_at": published.isoformat() if published else None}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Chunk:
+        published = record["published_at"]
+        return cls(
+            **{**record, "published_at": datetime.fromisoformat(published) if published else None}
+        )
 
 
 @dataclass(frozen=True)

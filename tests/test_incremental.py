@@ -13,6 +13,7 @@ from conftest import KeywordEmbedder, write
 from rag import ingest
 from rag.config import Settings
 from rag.errors import IndexMismatchError
+from rag.lock import WRITE_LOCK
 from rag.pipeline import Pipeline
 from rag.seams import Vectors
 
@@ -346,7 +347,7 @@ def test_a_second_writer_on_one_data_dir_refuses_until_the_first_is_gone(
     from rag.errors import InputError
 
     news = write(tmp_path / "news" / "a.md", "# Bridge\n\nThe bridge closed.")
-    lock = settings.data_dir / ingest.WRITE_LOCK
+    lock = settings.data_dir / WRITE_LOCK
     settings.data_dir.mkdir(parents=True)
     holder = subprocess.Popen(  # another process in the middle of a write: it holds the lock
         [

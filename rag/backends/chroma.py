@@ -3,6 +3,9 @@ data directory or on a Chroma server (`chroma run`, reached over HTTP)."""
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,7 +18,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rag.config import DEFAULT_COLLECTION
-from rag.errors import StoreError, check_embedder
+from rag.errors import DamagedIndexError, RagError, StoreError, check_embedder, storage_error
 from rag.seams import Vectors
 from rag.types import UNKNOWN_SOURCE, Chunk, Filters, StoreStats
 
@@ -29,6 +32,8 @@ EF_SEARCH = 400
 MultiHop-RAG's 9,534 chunks, the 30 nearest to each of 100 dev questions agree with exact
 search 99.97% of the time at 400 (97% at the worst question; `eval.bench_scale`); a first
 probe found 99.1% (70%) at 100."""
+LOW_SPACE = 16 * 1024 * 1024
+"""Free bytes under which a failed write to the data dir's Chroma is taken for a full disk."""
 LAYOUT = 2
 """What the chunks' metadata holds (2: the publication day as a number, for `where` filters)."""
 
@@ -79,6 +84,8 @@ class ChromaStore:
         try:
             yield
         except ChromaError as exc:
+            if not self.served:
+                raise _local_failure(Path(self.location), exc) from exc
             raise StoreError(
                 f"Chroma at {self.location} refused: {exc}",
                 hint="See the Chroma server's log; `rag doctor` checks the index.",
@@ -311,3 +318,17 @@ def _chunk(text: str, meta: Mapping[str, Any]) -> Chunk:
         url=meta.get("url"),
         published_at=datetime.fromisoformat(published) if published else None,
     )
+
+
+def _local_failure(folder: Path, exc: Exception) -> RagError:
+    """A failure of the Chroma in the data dir's `folder`, as the user can act on it: Chroma
+    reports a full disk or a read-only folder only as, say, "Error in compaction"."""
+    if shutil.disk_usage(folder).free < LOW_SPACE:
+        code = errno.ENOSPC
+    elif not os.access(folder, os.W_OK):
+        code = errno.EROFS
+    else:
+        return DamagedIndexError(folder.parent, f"Chroma in {folder} failed: {exc}")
+    unwritable = storage_error(OSError(code, os.strerror(code)), folder.parent)
+    assert unwritable is not None
+    return unwritable
