@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-# [1], [1, 2], [1;2] and [1][2] all count.
-MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+MARKER = re.compile(r"\[(\d{1,6}(?:\s*[,;]\s*\d{1,6})*)\]")
+"""[1], [1, 2], [1;2] and [1][2] all count. A number of more digits cites no passage (and
+`int` refuses one of over 4,300 digits): "[12345678]" is text."""
 
 
 def parse_markers(text: str) -> list[int]:

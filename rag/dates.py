@@ -116,32 +116,38 @@ def _relative(match: re.Match[str], as_of: date) -> tuple[date, date]:
     if word == "today":
         return as_of, as_of
     if word == "yesterday":
-        return as_of - timedelta(days=1), as_of - timedelta(days=1)
+        return _back(as_of, 1), _back(as_of, 1)
     if match["n"]:
         n = int(match["n"]) * (7 if match["units"].lower() == "weeks" else 1)
-        return as_of - timedelta(days=n), as_of
+        return _back(as_of, n), as_of
     which, unit = match["which"].lower(), match["unit"].lower()
     if unit == "week":
-        start = as_of - timedelta(days=as_of.weekday())  # Monday of this week
+        start = _back(as_of, as_of.weekday())  # Monday of this week
         if which == "this":
             return start, as_of
         if which == "past":
-            return as_of - timedelta(days=7), as_of
-        return start - timedelta(days=7), start - timedelta(days=1)
+            return _back(as_of, 7), as_of
+        return _back(start, 7), _back(start, 1)
     if unit == "month":
         start = as_of.replace(day=1)
         if which == "this":
             return start, as_of
         if which == "past":
-            return as_of - timedelta(days=30), as_of
-        last = start - timedelta(days=1)
+            return _back(as_of, 30), as_of
+        last = _back(start, 1)
         return last.replace(day=1), last
     start = as_of.replace(month=1, day=1)
     if which == "this":
         return start, as_of
     if which == "past":
-        return as_of - timedelta(days=365), as_of
-    return start.replace(year=start.year - 1), start - timedelta(days=1)
+        return _back(as_of, 365), as_of
+    return start.replace(year=max(start.year - 1, 1)), _back(start, 1)
+
+
+def _back(day: date, days: int) -> date:
+    """The day `days` before `day`, or `date.min` (1 January of year 1) when that is earlier:
+    an as-of day comes from a setting or the newest article, and either can be in year 1."""
+    return day - timedelta(days=min(days, (day - date.min).days))
 
 
 def full_dates(question: str) -> list[tuple[int, int, date]]:

@@ -42,8 +42,8 @@ def fetch(url: str) -> Response:
             "only http:// and https:// URLs can be fetched",
             hint="Give the full URL, starting with https://.",
         )
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})  # "http://[x"
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as reply:
             body = reply.read(MAX_BYTES + 1)
             if len(body) > MAX_BYTES:

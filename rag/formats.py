@@ -30,6 +30,11 @@ in about 90 s on two cores (measured on MultiHop-RAG's articles joined into one 
 one took over 10 minutes with no progress shown, as an article is written in one piece."""
 NO_TEXT_HINT = "Write the article's text into it, or leave it out."
 FIELDS = ("title", "body", "source", "author", "url", "published_at")
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's, where PyYAML has it: PyYAML's own loader took 3 s to give up on front matter
+nested a thousand levels deep (libyaml refuses it at once), and 1 ms, not 0.1, on five fields."""
+XML_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""Control characters no XML text holds: lxml refuses a fragment that starts with one."""
 
 Parsed = Iterator[Article | Problem]
 
@@ -47,7 +52,8 @@ def split_front_matter(text: str, *, origin: str) -> tuple[dict[str, Any], str]:
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
         return {}, text
-    end = next((i for i, line in enumerate(lines) if i and line.strip() in ("---", "...")), 0)
+    # The closing fence starts its line: "  ---" can be a line of a YAML text.
+    end = next((i for i, line in enumerate(lines) if i and line.rstrip() in ("---", "...")), 0)
     if not end:
         raise ArticleError(
             origin,
@@ -55,13 +61,16 @@ def split_front_matter(text: str, *, origin: str) -> tuple[dict[str, Any], str]:
             hint="End the front matter with a line holding only '---'.",
         )
     try:
-        meta = yaml.safe_load("".join(lines[1:end])) or {}
+        meta = yaml.load("".join(lines[1:end]), Loader=SAFE_LOADER) or {}
     except ValueError as exc:  # a date YAML reads but the calendar refuses: 2025-02-30
         raise ArticleError(
             origin,
             f"front matter has an impossible value: {exc}",
             hint="Fix the date or value in the front matter.",
         ) from exc
+    except RecursionError:
+        hint = "Write the front matter as lines of field: value."
+        raise ArticleError(origin, "front matter is nested too deeply to read", hint=hint) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -102,7 +111,11 @@ def parse_date(value: object, *, origin: str) -> datetime | None:
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        message = f"field 'published_at' is out of range: {value}"
+        raise ArticleError(origin, message, hint=DATE_HINT) from None
 
 
 def make_article(record: dict[str, Any], *, origin: str, default_title: str = "") -> Article:
@@ -123,11 +136,11 @@ def make_article(record: dict[str, Any], *, origin: str, default_title: str = ""
                 f"field '{name}' must be text, not {type(value).__name__}",
                 hint=f"Write '{name}' as a plain string.",
             )
-        fields[name] = (str(value).strip() or None) if value is not None else None
+        fields[name] = without_surrogates(str(value)).strip() or None if value is not None else None
     title = fields["title"] or default_title
     if not title:
         raise ArticleError(origin, "field 'title' is missing", hint="Give each article a 'title'.")
-    body = body.strip()
+    body = without_surrogates(body).strip()
     if len(body) > MAX_BODY_CHARS:
         raise ArticleError(
             origin,
@@ -145,6 +158,12 @@ def make_article(record: dict[str, Any], *, origin: str, default_title: str = ""
         published_at=parse_date(record.get("published_at"), origin=origin),
         origin=origin,
     )
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with each lone surrogate (JSON's "\\ud800", a feed's "&#xD800;": half of a
+    character, which UTF-8 cannot encode, nor the index store) replaced by U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def parse_text(text: str, *, origin: str, name: str) -> Parsed:
@@ -166,7 +185,7 @@ def parse_markdown(text: str, *, origin: str, name: str) -> Parsed:
 def parse_json(text: str, *, origin: str, fields: Mapping[str, str] | None = None) -> Parsed:
     """A JSON array of article objects, or one object; `fields` maps our names to theirs."""
     try:
-        data = json.loads(text)
+        data = _read_json(text, origin=origin)
     except json.JSONDecodeError as exc:
         raise ArticleError(
             origin,
@@ -178,12 +197,13 @@ def parse_json(text: str, *, origin: str, fields: Mapping[str, str] | None = Non
 
 
 def parse_jsonl(text: str, *, origin: str, fields: Mapping[str, str] | None = None) -> Parsed:
-    """One article object per line; a broken line is a `Problem` naming it."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    """One article object per line; a broken line is a `Problem` naming it. Lines end at
+    "\\n" or "\\r" only: U+2028 and U+0085 may stand in a JSON string (`splitlines` cut them)."""
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _read_json(line, origin=f"{origin}:{number}")
         except json.JSONDecodeError as exc:
             yield Problem(
                 f"{origin}:{number}",
@@ -191,7 +211,25 @@ def parse_jsonl(text: str, *, origin: str, fields: Mapping[str, str] | None = No
                 "Fix this line: each line must hold one whole JSON object.",
             )
             continue
+        except ArticleError as exc:
+            yield exc.as_problem()
+            continue
         yield _record_article(record, origin=f"{origin}:{number}", fields=fields)
+
+
+def _read_json(text: str, *, origin: str) -> Any:
+    """`json.loads(text)`: a syntax error is left to the caller (which says where it is);
+    JSON nested too deeply, or with too long a number, for Python to read is an `ArticleError`."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        hint = "Write each article as an object of fields, without deep nesting."
+        raise ArticleError(origin, "JSON nested too deeply to read", hint=hint) from None
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise
+        hint = "Write such a number as a string, or leave it out."  # int() takes 4,300 digits
+        raise ArticleError(origin, "JSON holds a number of over 4,300 digits", hint=hint) from exc
 
 
 def parse_html(text: str, *, origin: str, url: str | None = None) -> Parsed:
@@ -225,7 +263,12 @@ def parse_feed(text: str, *, origin: str) -> Parsed:
     """An RSS or Atom feed: one article per entry, from the entry's content or summary."""
     import feedparser
 
-    feed = feedparser.parse(io.BytesIO(text.encode()))  # text, never a URL to open
+    try:
+        feed = feedparser.parse(io.BytesIO(text.encode()))  # text, never a URL to open
+    except (ValueError, OverflowError) as exc:  # feedparser's own, on "&#xD800;" or "&#1114112;"
+        message = f"cannot be read as a feed ({type(exc).__name__}: {exc})"
+        hint = "Check its character references: &#xD800; to &#xDFFF; and past &#x10FFFF; are none."
+        raise ArticleError(origin, message, hint=hint) from None
     if not feed.entries:
         reason = f": {feed.bozo_exception}" if feed.bozo else ""
         raise ArticleError(
@@ -238,18 +281,28 @@ def parse_feed(text: str, *, origin: str) -> Parsed:
         contents = entry.get("content") or []
         html = contents[0].get("value") if contents else entry.get("summary", "")
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        record = {
-            "title": entry.get("title"),
-            "body": html_to_text(html or ""),
-            "author": entry.get("author"),
-            "source": site,
-            "url": entry.get("link"),
-            "published_at": datetime.fromtimestamp(timegm(stamp), UTC) if stamp else None,
-        }
+        where = f"{origin} entry {number}"
         try:
-            yield make_article(record, origin=f"{origin} entry {number}")
+            record = {
+                "title": entry.get("title"),
+                "body": html_to_text(html or ""),
+                "author": entry.get("author"),
+                "source": site,
+                "url": entry.get("link"),
+                "published_at": _feed_date(stamp, origin=where) if stamp else None,
+            }
+            yield make_article(record, origin=where)
         except ArticleError as exc:
             yield exc.as_problem()
+
+
+def _feed_date(stamp: Any, *, origin: str) -> datetime:
+    """The UTC time of a date feedparser read (a `time.struct_time` in UTC)."""
+    try:
+        return datetime.fromtimestamp(timegm(stamp), UTC)
+    except (ValueError, OverflowError, OSError):  # year 0, or past 9999
+        message, hint = f"its date is out of range (year {stamp[0]})", "Fix the entry's date."
+        raise ArticleError(origin, message, hint=hint) from None
 
 
 def html_to_text(fragment: str) -> str:
@@ -258,6 +311,7 @@ def html_to_text(fragment: str) -> str:
         return fragment.strip()
     import lxml.html
 
+    fragment = XML_CONTROLS.sub("", fragment)
     spaced = re.sub(r"(?i)<(br|/p|/div|/li|/h[1-6])\b[^>]*>", "\\g<0>\n", fragment)
     text = lxml.html.fragment_fromstring(spaced, create_parent="div").text_content()
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())

@@ -8,6 +8,8 @@ recursively. Whatever cannot be read becomes a `Problem` with a hint; the rest g
 
 from __future__ import annotations
 
+import codecs
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -177,6 +179,13 @@ def _read_all(
 
 def _read_file(path: Path, *, fields: Mapping[str, str] | None) -> Iterator[Article | Problem]:
     origin = str(path)
+    shown = os.fsencode(path).decode("utf-8", errors="replace")
+    if shown != origin:  # bytes of another encoding, as surrogates: no store or terminal takes them
+        raise ArticleError(
+            shown,
+            "the file name is not valid UTF-8",
+            hint="Rename the file to a UTF-8 name (convmv -f latin1 -t utf8 renames from Latin-1).",
+        )
     kind = TEXT_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise ArticleError(origin, f"unsupported file type '{path.suffix}'", hint=FORMATS_HINT)
@@ -244,8 +253,29 @@ def _kind_of(content_type: str, text: str) -> str:
     return "html"
 
 
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16's, which starts it
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+"""Byte order marks of the encodings whose text holds NUL bytes (Windows writes UTF-16)."""
+
+
 def decode(data: bytes, *, origin: str) -> tuple[str, Problem | None]:
-    """Text from bytes: UTF-8, else Windows-1252 with a warning; binary data is refused."""
+    """Text from bytes: UTF-16 or UTF-32 after its byte order mark, else UTF-8, else
+    Windows-1252 with a warning; binary data is refused."""
+    encoding = next((name for bom, name in BOMS if data.startswith(bom)), None)
+    if encoding is not None:
+        try:
+            return data.decode(encoding), None
+        except UnicodeDecodeError as exc:
+            raise ArticleError(
+                origin,
+                f"starts as {encoding.upper()} text but is not valid {encoding.upper()} "
+                f"(byte {exc.start})",
+                hint="Save the file as UTF-8.",
+            ) from None
     if b"\x00" in data[:8192]:
         raise ArticleError(origin, "binary file, not text", hint="Only text can be ingested.")
     try:

@@ -101,7 +101,10 @@ def key_terms(text: str) -> set[str]:
         lower = word.lower()
         if not word or lower in STOPWORDS or lower in QUESTION_WORDS:
             continue
-        starts = n == 0 or re.search(r"[.!?:]\s*$", text[: match.start()]) is not None
+        # Only the gap since the last word can end a sentence (searching all the text before
+        # each word took minutes for a long text).
+        gap = text[words[n - 1].end() : match.start()] if n else ""
+        starts = n == 0 or re.search(r"[.!?:]\s*$", gap) is not None
         if any(c.isdigit() for c in word):
             continue
         if lower in NUMBER_WORDS or (word[0].isupper() and (short or not starts)):
@@ -164,17 +167,15 @@ def missing_names(question: str, texts: Sequence[str]) -> list[str]:
     missing_terms = key_terms(question) - held
     missing_figures = numbers(question) - figures
     phrases: list[list[str]] = []
-    joined = False  # whether the last word was missing, with only a space after it
+    end = -1  # where the last missing word ends
     for match in re.finditer(r"\w[\w'-]*(?:[.,]\w[\w'-]*)*", question):
         word = match.group(0)
         if set(terms(word)) & missing_terms or numbers(word) & missing_figures:
-            if joined:
+            if phrases and question[end : match.start()] == " ":  # one space: as written
                 phrases[-1].append(word)
             else:
                 phrases.append([word])
-            joined = question[match.end() : match.end() + 1] == " "
-        else:
-            joined = False
+            end = match.end()
     return list(dict.fromkeys(" ".join(p) for p in phrases))
 
 
