@@ -155,7 +155,6 @@ class Writer:
         loaded = load_articles(paths, source=source, fields=fields)
         mine = [a for a in loaded.articles if shard is None or in_shard(a.id, shard)]
         ingest_id = self.manifest.start_ingest()
-        generation = self.manifest.generation()
         try:
             done = self._settle_all(mine, on_article)
         finally:
@@ -175,8 +174,9 @@ class Writer:
             copies_gone = sum(self.manifest.drop_copies_gone(f, keep=seen) for f in folders)
             self._remove(gone)
             outcomes["removed"] = len(gone) + copies_gone
-        if self.manifest.generation() != generation:
-            self.index.sync(lambda: self.store, self._generation())
+        # Also when nothing changed now: a run killed before its rebuild left it out of date.
+        if not self.index.built(now := self._generation()):
+            self.index.sync(lambda: self.store, now)
         if shard is not None:
             outcomes["in other shards"] = len(loaded.articles) - len(mine)
         report = IngestReport(
