@@ -329,7 +329,7 @@ def _reply(
     parts = [short.rstrip(".") + "."]
     citations = []
     for number, span in found:
-        sentence = passages[number - 1].chunk.text[span.start : span.end].strip()
+        sentence = " ".join(passages[number - 1].chunk.text[span.start : span.end].split())
         end = len(sentence.rstrip(".!?"))
         parts.append(f"{sentence[:end]} [{number}]{sentence[end:] or '.'}")
         citations.append(Citation(number, passages[number - 1], span.start, span.end, span.score))

@@ -34,6 +34,7 @@ from rag.models import describe_model, load_embedder, load_generator, model_file
 from rag.plan import Plan, plan
 from rag.prompt import fit_context
 from rag.retrieve import Tuning, retrieve
+from rag.screen import screen
 from rag.seams import Embedder, Generator, Store
 from rag.search_index import SearchIndex
 from rag.types import Answer, Filters, Passage, StoreStats, Turn
@@ -208,8 +209,10 @@ class Pipeline:
         found = self._search(question, k=self.settings.k, filters=filters)
         timings = {"retrieve": time.perf_counter() - started}
         budget = self.settings.context_tokens - self.settings.max_tokens
-        passages = fit_context(
-            question, found.passages, budget=budget, count_tokens=generator.count_tokens
+        passages = screen(  # what in them speaks to the model is not read (see rag.screen)
+            fit_context(
+                question, found.passages, budget=budget, count_tokens=generator.count_tokens
+            )
         )
         reason = unsupported(
             question, kind, passages, rarity=self.index.rarity, sources=self.index.sources()

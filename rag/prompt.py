@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from rag.seams import Message
@@ -45,7 +46,18 @@ def format_passage(number: int, passage: Passage) -> str:
         header.append(chunk.source)
     if chunk.published_at is not None:
         header.append(chunk.published_at.date().isoformat())
-    return " | ".join(header) + "\n" + chunk.text
+    return inert(" | ".join(header) + "\n" + chunk.text)
+
+
+CONTROL = re.compile(r"<\|[^<>|\s]{1,40}\|>|</?s>|<(?:start|end)_of_turn>")
+"""Chat templates' special tokens (ChatML's and Qwen's, Llama 3's, Llama 2's, Gemma's), which
+llama.cpp reads as the tokens themselves wherever they are in a prompt."""
+
+
+def inert(text: str) -> str:
+    """`text` with every chat-template control token spelled with look-alike brackets, so that
+    an article cannot end the user's turn and speak as the system or the assistant."""
+    return CONTROL.sub(lambda m: m.group().replace("<", "\u2039").replace(">", "\u203a"), text)
 
 
 def build_messages(
@@ -64,7 +76,7 @@ def build_messages(
         example = f"Passages:\n\n{SHORT_ANSWER_EXAMPLE}\n\nQuestion: {asked}\n{instruction}"
         messages.append({"role": "user", "content": example})
         messages.append({"role": "assistant", "content": answer})
-    user = f"Passages:\n\n{context}\n\nQuestion: {question.strip()}\n{instruction}"
+    user = f"Passages:\n\n{context}\n\nQuestion: {inert(question.strip())}\n{instruction}"
     messages.append({"role": "user", "content": user})
     return messages
 
