@@ -31,7 +31,7 @@ set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "newsrag-hypothesis")
 
 MB = 1 << 20
 """An input this long (characters or bytes) is huge: it has a deadline and a column of its own."""
-EXAMPLES, HUGE = (40, 300), (2, 6)
+EXAMPLES, HUGE = (40, 200), (2, 4)
 """Examples per target without and with --run-slow: drawn, and huge (besides the known ones)."""
 DEADLINE, HUGE_DEADLINE = 10.0, 30.0
 """Seconds an example may take here (2 slow cores, other work beside): trafilatura takes 4 s

@@ -1,32 +1,18 @@
 """The chat page in a real browser: Debian's chromium, driven by Playwright, against a real
-`rag serve` on 127.0.0.1 with the real models and the default corpus."""
+`rag serve` on 127.0.0.1 with the real models and the default corpus. (What articles, questions
+and file names carry is shown as text and never runs: tests/test_web_safety.py.)"""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import REPO, rag_env
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
-from servers import rag_serve
+from playwright.sync_api import Browser, Page
+from servers import ANSWER_SECONDS, BOT, USER, ask, chromium, open_citation, rag_serve
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ANSWER_SECONDS = 240  # one answer from the real model, on a busy 2-core machine
-BOT = "#nr-chat [data-testid='bot']"
-USER = "#nr-chat [data-testid='user']"
-XSS_FLAG = "window.__newsrag_xss"
 
 
 @pytest.fixture(scope="module")
@@ -38,48 +24,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.add_init_script(f"{XSS_FLAG} = undefined;")
     page.goto(server)
     page.wait_for_selector("#nr-question textarea")
     yield page
     context.close()
-
-
-def ask(page: Page, question: str) -> list[str]:
-    """Ask in the page; return every distinct text the newest answer showed, last = final."""
-    before = page.locator(BOT).count()
-    page.fill("#nr-question textarea", question)
-    page.click("#nr-ask")
-    shown: list[str] = []
-    deadline = time.monotonic() + ANSWER_SECONDS
-    while time.monotonic() < deadline:
-        bots = page.locator(BOT)
-        if bots.count() > before:
-            text = bots.last.inner_text()
-            if not shown or shown[-1] != text:
-                shown.append(text)
-            if ("passages" in text and "▌" not in text) or text.startswith("Error"):
-                return shown  # the final answer carries its note line
-        time.sleep(0.1)
-    pytest.fail(f"no answer to {question!r} within {ANSWER_SECONDS} s; saw {shown[-3:]}")
-
-
-def open_citation(page: Page, number: int = 1) -> Locator:
-    link = page.locator(BOT).last.locator("a[href^='#nr-']").nth(number - 1)
-    link.click()
-    opened = page.locator("details.nr-passage[open]")
-    opened.first.wait_for()
-    return opened.first
 
 
 def test_answers_stream_and_the_london_citation_opens_the_seed(
@@ -140,35 +96,6 @@ def test_an_uploaded_article_is_found_by_asking_about_it(page: Page, tmp_path: P
     assert "30 June" in final, final
     passage = open_citation(page)
     assert "Kestrel Bay Herald" in passage.inner_text()
-
-
-def test_script_in_an_article_never_runs(page: Page, tmp_path: Path) -> None:
-    payload = f'<script>{XSS_FLAG}=1</script><img src=x onerror="{XSS_FLAG}=1">'
-    record = {
-        "title": f"Zorblat council {payload}",
-        "source": f"Gazette {payload}",
-        "url": f"javascript:{XSS_FLAG}=1",
-        "published_at": "2025-05-05",
-        "body": f"The Zorblat council voted to close the old quarry. {payload} "
-        "The quarry will close in June.",
-    }
-    upload = tmp_path / "zorblat.json"
-    upload.write_text(json.dumps(record))
-    page.click("button[role='tab']:has-text('Corpus')")
-    page.set_input_files("input[type='file']", str(upload))
-    page.click("#nr-ingest")
-    page.wait_for_selector("#nr-ingest-result:has-text('1 new')", timeout=120_000)
-    page.click("button[role='tab']:has-text('Chat')")
-
-    ask(page, f"What did the Zorblat council decide? {payload}")
-    for details in page.locator("details.nr-passage").all():
-        details.evaluate("d => d.open = true")
-    evidence = page.inner_text("#nr-evidence")
-    assert "Zorblat council <script>" in evidence  # shown as text
-    assert page.locator("a[href^='javascript']").count() == 0
-    assert page.locator("#nr-evidence script, #nr-chat script").count() == 0
-    page.wait_for_timeout(500)
-    assert page.evaluate(XSS_FLAG) is None
 
 
 def test_a_pipeline_error_is_a_readable_message(page: Page) -> None:

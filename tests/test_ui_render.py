@@ -175,7 +175,7 @@ def test_examples_prefer_one_article_per_source() -> None:
         ("../../etc/passwd.TXT", "passwd.txt"),
         ("C:\\Users\\me\\x<1>.html", "x_1.html"),
         (".hidden.json", "hidden.json"),
-        ("мир новости.jsonl", "upload.jsonl"),
+        ("мир новости.jsonl", "мир_новости.jsonl"),
         ("a b;rm -rf.md", "a_b_rm_-rf.md"),
     ],
 )

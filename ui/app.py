@@ -24,7 +24,8 @@ from rag.filters import make_filters
 from rag.pipeline import ArticleDone, Pipeline
 from rag.types import Answer, Turn
 from ui import render
-from ui.uploads import UPLOAD_TYPES, save_uploads
+from ui.access import LoginRequired
+from ui.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, UPLOAD_TYPES, save_uploads
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,11 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                             label="Published until", placeholder="YYYY-MM-DD", elem_id="nr-until"
                         )
                     sources = gr.Dropdown(
-                        choices=render.source_choices(status),
+                        choices=[],  # the page's own, given when it opens: see `opened`
                         multiselect=True,
+                        allow_custom_value=True,  # the pipeline refuses unknown sources
                         label="Sources (none chosen: all)",
+                        elem_id="nr-sources",
                     )
                 evidence = gr.HTML(render.evidence_html([]), elem_id="nr-evidence")
         with gr.Tab("Corpus"):
@@ -115,7 +118,10 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 f"Add articles: {', '.join(UPLOAD_TYPES)} files, or the URL of a feed or a page."
             )
             files = gr.File(
-                file_count="multiple", file_types=list(UPLOAD_TYPES), label="Article files"
+                file_count="multiple",
+                file_types=list(UPLOAD_TYPES),
+                label=f"Article files ({MAX_UPLOAD_FILES} at most at a time)",
+                elem_id="nr-files",
             )
             feed = gr.Textbox(label="Feed or page URL", placeholder="https://…")
             add = gr.Button("Ingest", variant="primary", elem_id="nr-ingest")
@@ -214,6 +220,14 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 gr.update(choices=render.source_choices(now)),
             )
 
+        def opened() -> tuple[Any, ...]:
+            """The index as it is now, for a page that has just opened (others may have added
+            to it since the app was built). The sources are given only here: Gradio describes
+            the API, each input's choices included, in the page it serves before the login."""
+            now = pipeline.status()
+            return present.status_markdown(now), gr.update(choices=render.source_choices(now))
+
+        app.load(opened, None, [status_line, sources], queue=False, api_visibility="private")
         chat_inputs = [question, chat, turns, conversation, since, until, sources]
         chat_outputs = [chat, turns, conversation, evidence, question]
         # The API (gradio_client) asks through /ask; Enter in the box is the same event.
@@ -239,6 +253,33 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
             **INGESTS,  # type: ignore[arg-type]
         )
     return app
+
+
+def launch(
+    app: gr.Blocks,
+    *,
+    host: str,
+    port: int,
+    auth: tuple[str, str] | None = None,
+    block: bool = True,
+) -> None:
+    """Serve `app` on `host`:`port` as `rag serve` does; with `auth`, every route but the
+    login page's wants the login (`ui.access`). `block=False` returns once it listens."""
+    from starlette.middleware import Middleware
+
+    app.queue().launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        max_file_size=MAX_UPLOAD_BYTES,
+        app_kwargs={"middleware": [Middleware(LoginRequired)]},
+        prevent_thread_lock=not block,
+        show_error=False,
+        quiet=True,
+        ssr_mode=False,
+        css=CSS,
+        head=HEAD,
+    )
 
 
 def _stream(

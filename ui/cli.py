@@ -52,22 +52,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"The index was empty: ingested the default corpus ({report.articles} articles).")
     _ = pipeline.embedder, pipeline.generator  # load now, not on the first question
 
-    from ui.app import CSS, HEAD, build_app
-    from ui.uploads import MAX_UPLOAD_BYTES
+    from ui.app import build_app, launch
 
     app = build_app(pipeline)
     print(f"newsrag: serving http://{args.host}:{args.port}", flush=True)
-    app.queue().launch(
-        server_name=args.host,
-        server_port=args.port,
-        auth=args.auth,
-        max_file_size=MAX_UPLOAD_BYTES,
-        show_error=False,
-        quiet=True,
-        ssr_mode=False,
-        css=CSS,
-        head=HEAD,
-    )
+    launch(app, host=args.host, port=args.port, auth=args.auth)
     return 0
 
 
