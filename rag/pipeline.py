@@ -12,6 +12,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from rag.answer import answer, decline, unsupported
@@ -37,20 +38,7 @@ from rag.retrieve import Tuning, retrieve
 from rag.screen import screen
 from rag.seams import Embedder, Generator, Store
 from rag.search_index import SearchIndex
-from rag.types import Answer, Filters, Passage, StoreStats, Turn
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """The passages found for a question, the filters they passed, and notes for the user
-    (what was read from the question, whether it had to be dropped, and whether the user's
-    own filters matched nothing)."""
-
-    passages: list[Passage]
-    filters: Filters
-    notes: tuple[str, ...] = ()
-    claims: tuple[str, ...] = ()
-    """The question's clauses, when it has several (see `rag.plan.Plan.claims`)."""
+from rag.types import Answer, Filters, Passage, SearchResult, StoreStats, Turn
 
 
 @dataclass(frozen=True)
@@ -190,6 +178,7 @@ class Pipeline:
         *,
         history: Sequence[Turn] = (),
         filters: Filters | None = None,
+        as_of: date | None = None,
         on_token: Callable[[str], None] | None = None,
     ) -> Answer:
         """Answer `question` from the passages found for it (see `search`): the short answer
@@ -199,6 +188,7 @@ class Pipeline:
         A follow-up to the conversation `history` is first rewritten to stand alone (see
         `standalone_question`); the answer is to that question, and keeps the user's own
         words in `follow_up`. `on_token` sees the short answer as the model writes it.
+        `filters` and `as_of` are as in `search`.
         """
         asked = check_question(question)  # checked once here, not again below
         question = self._standalone(asked, history)
@@ -206,7 +196,7 @@ class Pipeline:
         generator, _ = self.generator, self.embedder  # load before the clock: not answer time
         kind = question_kind(question)
         started = time.perf_counter()
-        found = self._search(question, k=self.settings.k, filters=filters)
+        found = self._search(question, k=self.settings.k, filters=filters, as_of=as_of)
         timings = {"retrieve": time.perf_counter() - started}
         budget = self.settings.context_tokens - self.settings.max_tokens
         passages = screen(  # what in them speaks to the model is not read (see rag.screen)
@@ -251,18 +241,23 @@ class Pipeline:
             follow_up=asked if asked != question else None,
         )
 
-    def search(self, question: str, *, k: int, filters: Filters | None = None) -> SearchResult:
+    def search(
+        self, question: str, *, k: int, filters: Filters | None = None, as_of: date | None = None
+    ) -> SearchResult:
         """The `k` best passages for `question`, best first, and how they were searched.
 
         `filters` (default: the settings' since, until and sources) win over the dates and
         sources the question names. They are the user's: a source the index does not hold is
         an `InputError`, and when no article passes them there are no passages, and a note
         says which of them matched nothing. Only what was read from the question is dropped
-        when nothing passes it, with a note saying so.
+        when nothing passes it, with a note saying so. `as_of` (default: the settings', else
+        the newest article's day) is the day that "last week" in the question counts from.
         """
-        return self._search(check_question(question), k=k, filters=filters)
+        return self._search(check_question(question), k=k, filters=filters, as_of=as_of)
 
-    def _search(self, question: str, *, k: int, filters: Filters | None) -> SearchResult:
+    def _search(
+        self, question: str, *, k: int, filters: Filters | None, as_of: date | None
+    ) -> SearchResult:
         embedder = self.embedder
         given = self._user_filters(filters)
         self._check_embedder(embedder.name, embedder.dim)
@@ -272,7 +267,7 @@ class Pipeline:
             # Every source given is known: the dates match nothing, or only with the sources.
             unmatched = dates if dates and not index.mask(dates).any() else given
             return SearchResult([], given, (no_match(unmatched),))
-        as_of = settings.as_of or index.newest_day()
+        as_of = as_of or settings.as_of or index.newest_day()
         search_plan = plan(question, sources=index.sources(), as_of=as_of, given=given)
         tuning = Tuning(
             settings.retriever, settings.bm25_weight, settings.candidates, settings.max_per_article

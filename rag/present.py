@@ -17,12 +17,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rag.filters import describe
-from rag.types import Answer, Filters, Passage, Problem
+from rag.types import Answer, Filters, Passage, Problem, SearchResult
 
 if TYPE_CHECKING:
     from rag.doctor import Check
     from rag.manifest import Entry
-    from rag.pipeline import IngestReport, SearchResult, Status
+    from rag.pipeline import IngestReport, Status
 
 NO_SOURCE = "unknown source"
 """What stands for the source of an article that names none."""

@@ -89,6 +89,19 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class SearchResult:
+    """The passages found for a question, the filters they passed, and notes for the user
+    (what was read from the question, whether it had to be dropped, and whether the user's
+    own filters matched nothing)."""
+
+    passages: list[Passage]
+    filters: Filters
+    notes: tuple[str, ...] = ()
+    claims: tuple[str, ...] = ()
+    """The question's clauses, when it has several (see `rag.plan.Plan.claims`)."""
+
+
+@dataclass(frozen=True)
 class Citation:
     """A `[number]` marker in an answer, the passage it points at, and the sentence of that
     passage that supports the answer: `passage.chunk.text[start:end]`, with its support

@@ -1,5 +1,6 @@
 """The house keeps its shape: no module over 350 lines, no import cycle (imports for types
-included), and `rag` never imports `ui` or `eval`."""
+included), `rag` never imports `ui` or `eval`, and only `rag.langchain` imports
+LangChain's core."""
 
 from __future__ import annotations
 
@@ -67,3 +68,19 @@ def test_there_is_no_import_cycle() -> None:
     for name in sorted(graph):
         if name not in state:
             assert walk(name, [name]) is None
+
+
+def test_only_rag_langchain_imports_langchain_core() -> None:
+    """The rest of `rag` works without LangChain's core (its splitter aside)."""
+    importing = set()
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            if any(n.split(".")[0] == "langchain_core" for n in names):
+                importing.add(name)
+    assert {name for name in importing if name.startswith("rag")} == {"rag.langchain"}

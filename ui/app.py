@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +20,8 @@ from rag import present
 from rag.errors import RagError
 from rag.filters import make_filters
 from rag.pipeline import ArticleDone, Pipeline
-from rag.types import Answer, Turn
+from rag.stream import ask_stream
+from rag.types import Turn
 from ui import render
 from ui.access import LoginRequired
 from ui.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, UPLOAD_TYPES, save_uploads
@@ -158,12 +157,13 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                 return
             yield history, sections, past, gr.skip(), ""
             draft = ""
-            for piece in _stream(pipeline, text, past, filters):
-                if isinstance(piece, str):
-                    draft += piece
-                    history[-1]["content"] = render.draft_markdown(draft)
-                    yield history, sections, past, gr.skip(), gr.skip()
-                elif isinstance(piece, Answer):
+            try:
+                for piece in ask_stream(pipeline, text, history=past, filters=filters):
+                    if isinstance(piece, str):
+                        draft += piece
+                        history[-1]["content"] = render.draft_markdown(draft)
+                        yield history, sections, past, gr.skip(), gr.skip()
+                        continue
                     turn = len(sections) + 1
                     sections = [*sections, render.evidence_section(turn, piece)]
                     past = [*past, Turn(piece.question, piece.text)]
@@ -177,9 +177,11 @@ def build_app(pipeline: Pipeline) -> gr.Blocks:
                         if part
                     )
                     yield history, sections, past, render.evidence_html(sections), gr.skip()
-                else:
-                    history[-1]["content"] = render.error_markdown(piece)
-                    yield history, sections, past, gr.skip(), gr.skip()
+            except Exception as error:  # the page shows it; the log keeps the traceback
+                if not isinstance(error, RagError):
+                    log.exception("answering %r failed", text)
+                history[-1]["content"] = render.error_markdown(error)
+                yield history, sections, past, gr.skip(), gr.skip()
 
         def ingest(
             uploads: list[str] | None,
@@ -280,26 +282,3 @@ def launch(
         css=CSS,
         head=HEAD,
     )
-
-
-def _stream(
-    pipeline: Pipeline, question: str, history: list[Turn], filters: Any
-) -> Iterator[str | Answer | Exception]:
-    """The model's draft piece by piece, then the grounded `Answer` (or the error raised)."""
-    pieces: queue.Queue[str | Answer | Exception] = queue.Queue()
-
-    def work() -> None:
-        try:
-            answer = pipeline.ask(question, history=history, filters=filters, on_token=pieces.put)
-            pieces.put(answer)
-        except Exception as error:  # the page shows it; the log keeps the traceback
-            if not isinstance(error, RagError):
-                log.exception("answering %r failed", question)
-            pieces.put(error)
-
-    threading.Thread(target=work, daemon=True).start()
-    while True:
-        piece = pieces.get()
-        yield piece
-        if not isinstance(piece, str):
-            return
