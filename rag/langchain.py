@@ -12,20 +12,27 @@ This is the one module of `rag` that imports `langchain_core`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NotRequired
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
     CallbackManagerForRetrieverRun,
 )
 from langchain_core.documents import Document
-from langchain_core.messages import AIMessage, HumanMessage, convert_to_messages
+from langchain_core.messages import (
+    AIMessage,
+    HumanMessage,
+    MessageLikeRepresentation,
+    convert_to_messages,
+)
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import RunnableConfig, RunnableSerializable
+from langchain_core.runnables import ConfigurableFieldSpec, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import run_in_executor
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypedDict  # the one whose schema pydantic reads on 3.11
 
 from rag.errors import InputError
 from rag.filters import check_range, parse_day
@@ -38,6 +45,17 @@ FILTERS = ("since", "until", "sources", "as_of")
 """The per-call options both components read from the config's `configurable`."""
 SEARCH = (*FILTERS, "k")
 """The retriever's per-call options."""
+SPECS = {
+    name: ConfigurableFieldSpec(id=name, annotation=annotation, description=description)
+    for name, annotation, description in [
+        ("since", date | str | None, "Only articles published on or after this day."),
+        ("until", date | str | None, "Only articles published on or before this day."),
+        ("sources", list[str] | str | None, "Only articles of these sources."),
+        ("as_of", date | str | None, 'The day "last week" counts from.'),
+        ("k", int | None, "Passages per query."),
+    ]
+}
+"""The per-call options, as LangChain's `config_schema` describes them."""
 
 
 def document(passage: Passage) -> Document:
@@ -124,14 +142,20 @@ class _Filtered(BaseModel):
         return _sources({"sources": value})
 
     def _filters(self, given: Mapping[str, Any]) -> tuple[Filters, date | None]:
-        """The filters and as-of day of one call: `given` (per call) over the fields, over
-        the settings; each given value is checked, and named when it is wrong."""
+        """The filters and as-of day of one call: each option `given` (per call, checked and
+        named when it is wrong) wins, even an empty one; else the field, else the setting."""
         settings = self.pipeline.settings
-        since = _day(given, "since") or self.since or settings.since
-        until = _day(given, "until") or self.until or settings.until
+
+        def day(name: str, default: date | None) -> date | None:
+            return _day(given, name) if given.get(name) is not None else default
+
+        since = day("since", self.since or settings.since)
+        until = day("until", self.until or settings.until)
         check_range(since, until)
-        sources = _sources(given) or self.sources or settings.sources
-        return Filters(since, until, sources), _day(given, "as_of") or self.as_of
+        sources = self.sources or settings.sources
+        if given.get("sources") is not None:
+            sources = _sources(given)
+        return Filters(since, until, sources), day("as_of", self.as_of)
 
 
 def _configured(config: RunnableConfig | None, names: tuple[str, ...]) -> dict[str, Any]:
@@ -185,6 +209,10 @@ class NewsragRetriever(_Filtered, BaseRetriever):
     k: int | None = Field(default=None, ge=1)
     """Passages per query; unset means the pipeline's setting."""
 
+    @property
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
+        return [SPECS[name] for name in SEARCH]
+
     def invoke(
         self, input: str, config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[Document]:
@@ -215,88 +243,93 @@ class NewsragRetriever(_Filtered, BaseRetriever):
         )
 
 
-class NewsragAnswerer(_Filtered, RunnableSerializable[str | dict[str, Any], GroundedAnswer | str]):
+class Question(TypedDict):
+    """The answerer's input when it is not just the question."""
+
+    question: str
+    chat_history: NotRequired[Sequence[MessageLikeRepresentation]]
+    """The conversation so far, oldest first: messages, or ("human"/"ai", text) pairs."""
+
+
+class NewsragAnswerer(_Filtered, RunnableSerializable[str | Question, GroundedAnswer | str]):
     """Answers as `rag ask` gives them, as a `Runnable`.
 
-    Input: the question, or `{"question": ..., "chat_history": [...]}` where the history is
-    LangChain messages (or `("human", text)`/`("ai", text)` pairs), oldest first; a follow-up
-    is read with it (see `Pipeline.ask`). `invoke` returns a `GroundedAnswer`; `stream` yields
-    the model's draft (strings) as it is written, then the `GroundedAnswer`.
+    Input: the question, or a `Question` with the chat history, which a follow-up is read
+    with (see `Pipeline.ask`). `invoke` returns a `GroundedAnswer`; `stream` yields the
+    model's draft (strings) as it is written, then the `GroundedAnswer`. Per call, the filters
+    come from keyword arguments or from the config's `configurable`, over the fields.
     """
 
-    def invoke(
-        self, input: str | dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> GroundedAnswer:
-        options = _checked(_configured(config, FILTERS) | kwargs, FILTERS)
-        answer = self._call_with_config(lambda given: self._answer(given, options), input, config)
-        assert isinstance(answer, GroundedAnswer)
-        return answer
+    @property
+    def OutputType(self) -> type[GroundedAnswer]:
+        """What `invoke` returns; `stream` yields the draft's strings before it."""
+        return GroundedAnswer
 
-    def _answer(self, given: str | dict[str, Any], options: dict[str, Any]) -> GroundedAnswer:
-        question, history = _question(given)
-        filters, as_of = self._filters(options)
-        answer = self.pipeline.ask(question, history=history, filters=filters, as_of=as_of)
-        return GroundedAnswer.of(answer)
+    @property
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
+        return [SPECS[name] for name in FILTERS]
+
+    def invoke(
+        self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> GroundedAnswer:
+        def answer(given: str | Question) -> GroundedAnswer:
+            question, history, filters, as_of = self._request(given, config, kwargs)
+            reply = self.pipeline.ask(question, history=history, filters=filters, as_of=as_of)
+            return GroundedAnswer.of(reply)
+
+        done = self._call_with_config(answer, input, config)
+        assert isinstance(done, GroundedAnswer)
+        return done
 
     def stream(
-        self, input: str | dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+        self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[GroundedAnswer | str]:
-        return self.transform(iter([input]), config, **kwargs)
+        def pieces(inputs: Iterator[str | Question]) -> Iterator[GroundedAnswer | str]:
+            question, history, filters, as_of = self._request(next(inputs), config, kwargs)
+            for piece in ask_stream(
+                self.pipeline, question, history=history, filters=filters, as_of=as_of
+            ):
+                yield piece if isinstance(piece, str) else GroundedAnswer.of(piece)
 
-    def transform(
-        self,
-        input: Iterator[str | dict[str, Any]],
-        config: RunnableConfig | None = None,
-        **kwargs: Any,
-    ) -> Iterator[GroundedAnswer | str]:
-        options = _checked(_configured(config, FILTERS) | kwargs, FILTERS)
-        yield from self._transform_stream_with_config(
-            input, lambda inputs: self._pieces(inputs, options), config
-        )
-
-    def _pieces(
-        self, inputs: Iterator[str | dict[str, Any]], options: dict[str, Any]
-    ) -> Iterator[GroundedAnswer | str]:
-        *_, last = inputs  # an input that streams in is read whole
-        question, history = _question(last)
-        filters, as_of = self._filters(options)
-        for piece in ask_stream(
-            self.pipeline, question, history=history, filters=filters, as_of=as_of
-        ):
-            yield piece if isinstance(piece, str) else GroundedAnswer.of(piece)
+        # An input that streams in (from a model, or a parallel step) is added up first by
+        # `Runnable.transform`, which then calls this.
+        yield from self._transform_stream_with_config(iter([input]), pieces, config)
 
     async def astream(
-        self, input: str | dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+        self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[GroundedAnswer | str]:
-        async def single() -> AsyncIterator[str | dict[str, Any]]:
+        async def given() -> AsyncIterator[str | Question]:
             yield input
 
-        async for piece in self.atransform(single(), config, **kwargs):
+        async def pieces(inputs: AsyncIterator[str | Question]) -> AsyncIterator[Any]:
+            """`stream`'s pieces, each awaited in a worker thread."""
+            question, history, filters, as_of = self._request(await anext(inputs), config, kwargs)
+            stream = ask_stream(
+                self.pipeline, question, history=history, filters=filters, as_of=as_of
+            )
+            try:
+                while (piece := await run_in_executor(config, next, stream, None)) is not None:
+                    yield piece if isinstance(piece, str) else GroundedAnswer.of(piece)
+            finally:
+                # A reader that stops early stops the model; while a piece is being awaited
+                # the stream cannot be closed here, and stops when it is collected.
+                with contextlib.suppress(ValueError):
+                    stream.close()
+
+        async for piece in self._atransform_stream_with_config(given(), pieces, config):
             yield piece
 
-    async def atransform(
-        self,
-        input: AsyncIterator[str | dict[str, Any]],
-        config: RunnableConfig | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[GroundedAnswer | str]:
-        options = _checked(_configured(config, FILTERS) | kwargs, FILTERS)
-
-        async def pieces(
-            inputs: AsyncIterator[str | dict[str, Any]],
-        ) -> AsyncIterator[GroundedAnswer | str]:
-            """`_pieces`, each awaited in a worker thread."""
-            given = [item async for item in inputs]
-            stream, done = self._pieces(iter(given), options), object()
-            while (piece := await run_in_executor(config, next, stream, done)) is not done:
-                assert isinstance(piece, GroundedAnswer | str)
-                yield piece
-
-        async for piece in self._atransform_stream_with_config(input, pieces, config):
-            yield piece
+    def _request(
+        self, given: str | Question, config: RunnableConfig | None, kwargs: Mapping[str, Any]
+    ) -> tuple[str, list[Turn], Filters, date | None]:
+        """The question, the conversation before it, the filters and the as-of day of one
+        call (checked inside the run, so that callbacks see what is wrong with it)."""
+        options = _checked(_configured(config, FILTERS) | dict(kwargs), FILTERS)
+        question, history = _question(given)
+        return question, history, *self._filters(options)
 
 
-def _question(given: str | dict[str, Any]) -> tuple[str, list[Turn]]:
+def _question(given: str | Question) -> tuple[str, list[Turn]]:
     """The question and the conversation before it, from the runnable's input."""
     if isinstance(given, str):
         return given, []

@@ -9,6 +9,7 @@ its store, manifest and search index. Models load on first use; pass `embedder=`
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class Pipeline:
         self.index = SearchIndex(settings.data_dir / SEARCH_DIR)
         self._embedder = embedder
         self._generator = generator
+        self._loading = threading.RLock()
 
     @functools.cached_property
     def store(self) -> Store:
@@ -100,16 +102,18 @@ class Pipeline:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._check_embedder(self.settings.embedder)
-            self._embedder = load_embedder(self.settings)
-        return self._embedder
+        with self._loading:  # loaded once, however many threads ask for it first
+            if self._embedder is None:
+                self._check_embedder(self.settings.embedder)
+                self._embedder = load_embedder(self.settings)
+            return self._embedder
 
     @property
     def generator(self) -> Generator:
-        if self._generator is None:
-            self._generator = load_generator(self.settings, lambda: self.model_path)
-        return self._generator
+        with self._loading:
+            if self._generator is None:
+                self._generator = load_generator(self.settings, lambda: self.model_path)
+            return self._generator
 
     def is_empty(self) -> bool:
         """Nothing was ever ingested (into a Chroma server: by any machine)."""

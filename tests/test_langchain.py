@@ -128,6 +128,13 @@ def test_a_call_s_options_win_over_the_fields(pipeline: Pipeline) -> None:
     assert len(retriever.invoke(LONDON, {"configurable": {"k": 2, "sources": ["Herald"]}})) == 2
 
 
+def test_an_empty_option_of_a_call_clears_the_field(pipeline: Pipeline) -> None:
+    retriever = NewsragRetriever(pipeline=pipeline, sources=("Post",))
+    assert {d.metadata["source"] for d in retriever.invoke(LONDON)} == {"Post"}
+    everything = {d.metadata["source"] for d in retriever.invoke(LONDON, sources=[])}
+    assert everything == {"Post", "Herald", None}
+
+
 def test_as_of_sets_the_day_that_last_week_counts_from(pipeline: Pipeline) -> None:
     question = "What happened in London last week?"
     retriever = NewsragRetriever(pipeline=pipeline)
@@ -346,3 +353,61 @@ class TestStandardRetrieverTests(RetrieversIntegrationTests):
     @property
     def retriever_query_example(self) -> str:
         return "London summit on trade"
+
+
+def test_an_input_that_streams_in_is_answered_whole(index: Settings) -> None:
+    """A question written by a model upstream, and a question and history from a parallel
+    step, each arrive in many chunks; the answer is to the whole of them."""
+    answerer = NewsragAnswerer(pipeline=pipeline_over(index, DRAFT, DRAFT, DRAFT))
+    asked = FakeListChatModel(responses=[LONDON]) | StrOutputParser() | answerer
+    *_, answer = asked.stream("Which question?")
+    assert isinstance(answer, GroundedAnswer) and answer.question == LONDON
+    assert answer.text.startswith(DRAFT + ". ")
+
+    async def last() -> Any:
+        return [piece async for piece in asked.astream("Which question?")][-1]
+
+    assert asyncio.run(last()).question == LONDON
+    history = [("human", "What happened in Rome?"), ("ai", "A football final [1].")]
+    framed = {
+        "question": RunnablePassthrough(),
+        "chat_history": RunnableLambda(lambda _: history),
+    } | answerer
+    *_, answer = framed.stream("What happened in London?")  # stands alone: not rewritten
+    assert (answer.question, answer.follow_up) == (LONDON, None)
+
+
+def test_batch_abatch_and_ainvoke_answer_each_question(index: Settings) -> None:
+    answerer = NewsragAnswerer(pipeline=pipeline_over(index))
+    questions = ["Who won the chess olympiad?", "Who won the sailing regatta?"]
+    assert [a.abstained for a in answerer.batch(questions)] == [True, True]
+
+    async def run() -> list[GroundedAnswer]:
+        return [*await answerer.abatch(questions), await answerer.ainvoke(questions[0])]
+
+    answers = asyncio.run(run())
+    assert [a.question for a in answers] == [*questions, questions[0]]
+
+
+def test_the_answerer_takes_dates_and_as_of_per_call(index: Settings) -> None:
+    answerer = NewsragAnswerer(pipeline=pipeline_over(index, DRAFT, DRAFT))
+    march = answerer.invoke(LONDON, since="2025-05-01", until="2025-05-11")
+    assert [d.metadata["title"] for d in march.passages] == ["London summit ends"]
+    week = answerer.invoke(
+        "What happened in London last week?", {"configurable": {"as_of": "2025-05-20"}}
+    )
+    assert [d.metadata["title"] for d in week.passages] == ["Budget vote"]
+
+
+def test_the_schemas_name_the_input_output_and_per_call_options(pipeline: Pipeline) -> None:
+    answerer = NewsragAnswerer(pipeline=pipeline)
+    assert answerer.get_output_jsonschema()["title"] == "GroundedAnswer"
+    given = answerer.get_input_jsonschema()
+    assert given["anyOf"] == [{"type": "string"}, {"$ref": "#/$defs/Question"}]
+    question = given["$defs"]["Question"]
+    assert question["required"] == ["question"] and "chat_history" in question["properties"]
+    options = answerer.config_schema().model_json_schema()["$defs"]["Configurable"]
+    assert set(options["properties"]) == {"since", "until", "sources", "as_of"}
+    chain = NewsragRetriever(pipeline=pipeline) | (lambda docs: docs[0].page_content) | answerer
+    options = chain.config_schema().model_json_schema()["$defs"]["Configurable"]
+    assert set(options["properties"]) == {"since", "until", "sources", "as_of", "k"}

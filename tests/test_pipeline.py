@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -354,3 +357,29 @@ def test_a_question_that_stands_alone_is_answered_as_asked_without_a_rewrite(
         "What was held in Paris?"
     )
     assert len(generator.prompts) == 1
+
+
+def test_the_models_load_once_however_many_threads_ask_first(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[str] = []
+
+    def load(name: str) -> Callable[..., object]:
+        def loading(*_args: object) -> object:
+            loads.append(name)
+            time.sleep(0.2)  # long enough for every thread to arrive while it loads
+            return KeywordEmbedder(KEYWORDS) if name == "embedder" else ScriptedGenerator()
+
+        return loading
+
+    monkeypatch.setattr("rag.pipeline.load_embedder", load("embedder"))
+    monkeypatch.setattr("rag.pipeline.load_generator", load("generator"))
+    pipeline = Pipeline(settings)
+    threads = [
+        threading.Thread(target=lambda: (pipeline.generator, pipeline.embedder)) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(loads) == ["embedder", "generator"]
