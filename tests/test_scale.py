@@ -1,6 +1,8 @@
 """Scale-out on real servers with the real models, each server started on 127.0.0.1 by the
 test and stopped after: an OpenAI-compatible model server (llama-cpp-python's) writing the
-answers, `rag serve` answering several sessions at once, and the CLI on a Chroma server."""
+answers, and the CLI on a Chroma server. `rag serve` answering several sessions at once is
+tests/test_reliability.py's load test (each answer its own, through gradio_client) and
+tests/test_browser.py's two people chatting at once."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LONDON, REPO, rag
-from servers import chroma_server, model_server, rag_serve
+from servers import chroma_server, model_server
 
 from rag.config import Settings
 from rag.models import resolve_model
@@ -60,42 +62,6 @@ def test_a_model_server_that_is_down_is_a_clear_error_not_a_hang(
     assert "hint: Start it" in done.stderr
     assert "Traceback" not in done.stderr
     assert time.monotonic() - started < 60
-
-
-def shown(content: list[dict[str, str]]) -> str:
-    """A chat message's text as gradio_client gives it (Markdown, escaped), unescaped."""
-    return re.sub(r"\\(.)", r"\1", "".join(part["text"] for part in content))
-
-
-ANSWERED = {
-    "Who attended the London meeting?": "Germany",
-    "Who is the mayor of Port Alder?": "Okafor",
-    "Which foundry supplied the new steel plates for the bridge?": "Lenz",
-    "What prize did the Alder Valley library win?": "National Reading Prize",
-}
-
-
-def test_several_sessions_ask_rag_serve_at_once_and_each_gets_its_own_answer(
-    env: dict[str, str], tmp_path: Path
-) -> None:
-    from gradio_client import Client
-
-    with rag_serve(env, tmp_path / "serve.log") as serve:
-        clients = [Client(serve.url, verbose=False) for _ in ANSWERED]
-        jobs = [
-            client.submit(question, [], "", "", [], api_name="/ask")
-            for client, question in zip(clients, ANSWERED, strict=True)
-        ]
-        results = [job.result(timeout=600) for job in jobs]
-    for (question, expected), (chat, evidence, _box) in zip(ANSWERED.items(), results, strict=True):
-        assert [turn["role"] for turn in chat] == ["user", "assistant"]
-        asked, answer = (shown(turn["content"]) for turn in chat)
-        assert asked == question
-        short = answer.split(". ")[0]  # the short answer, before its supporting sentence
-        assert expected in short, (question, answer)
-        others = [word for word in ANSWERED.values() if word != expected]
-        assert not any(word in short for word in others), (question, answer)
-        assert f"Answer 1: {question}" in evidence
 
 
 def test_the_cli_ingests_shards_and_evaluates_on_a_chroma_server(

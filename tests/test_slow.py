@@ -392,8 +392,11 @@ def test_the_examples_in_the_langchain_docs_run_as_written(
     names: dict[str, Any] = {}
     with model_server(smollm2, tmp_path / "server.log") as url:
         exec(code.replace("http://127.0.0.1:8000/v1", f"{url}/v1"), names)
-    for reply in ("reply", "march", "title"):
+    for reply in ("reply", "title"):
         assert isinstance(names[reply], str) and names[reply].strip(), reply
+    assert names["march"] and {d.metadata["published_at"][:7] for d in names["march"]} == {
+        "2025-03"
+    }
     assert not names["title"].startswith("No headline")
     answer, follow_up = names["answer"], names["follow_up"]
     assert not answer.abstained and answer.citations
