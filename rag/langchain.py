@@ -13,7 +13,7 @@ This is the one module of `rag` that imports `langchain_core`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, NotRequired
 
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import TypedDict  # the one whose schema pydantic reads on 3.11
 
 from rag.errors import InputError
-from rag.filters import check_range, parse_day
+from rag.filters import make_filters, parse_day
 from rag.pipeline import Pipeline
 from rag.present import passage_json
 from rag.stream import ask_stream
@@ -103,20 +103,21 @@ class GroundedAnswer(BaseModel):
 
     @classmethod
     def of(cls, answer: Answer) -> GroundedAnswer:
+        passages = [document(p) for p in answer.passages]
         return cls(
             question=answer.question,
             text=answer.text,
-            citations=[
+            citations=[  # [n] cites passage n
                 CitedPassage(
                     number=c.number,
-                    passage=document(c.passage),
+                    passage=passages[c.number - 1],
                     start=c.start,
                     end=c.end,
                     score=c.score,
                 )
                 for c in answer.citations
             ],
-            passages=[document(p) for p in answer.passages],
+            passages=passages,
             abstained=answer.abstained,
             basis=answer.basis,
             kind=answer.kind,
@@ -138,24 +139,23 @@ class _Filtered(BaseModel):
 
     @field_validator("sources", mode="before")
     @classmethod
-    def _split_sources(cls, value: Any) -> tuple[str, ...]:
-        return _sources({"sources": value})
+    def _split_sources(cls, value: Any) -> list[str]:
+        return _names(value)
 
     def _filters(self, given: Mapping[str, Any]) -> tuple[Filters, date | None]:
         """The filters and as-of day of one call: each option `given` (per call, checked and
         named when it is wrong) wins, even an empty one; else the field, else the setting."""
         settings = self.pipeline.settings
 
-        def day(name: str, default: date | None) -> date | None:
-            return _day(given, name) if given.get(name) is not None else default
+        def option(name: str, default: Any) -> Any:
+            return given[name] if given.get(name) is not None else default
 
-        since = day("since", self.since or settings.since)
-        until = day("until", self.until or settings.until)
-        check_range(since, until)
-        sources = self.sources or settings.sources
-        if given.get("sources") is not None:
-            sources = _sources(given)
-        return Filters(since, until, sources), day("as_of", self.as_of)
+        filters = make_filters(
+            since=_day(option("since", self.since or settings.since), "since"),
+            until=_day(option("until", self.until or settings.until), "until"),
+            sources=_names(option("sources", self.sources or settings.sources)),
+        )
+        return filters, parse_day(_day(option("as_of", self.as_of), "as_of"), field="as_of")
 
 
 def _configured(config: RunnableConfig | None, names: tuple[str, ...]) -> dict[str, Any]:
@@ -173,28 +173,28 @@ def _checked(options: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, An
     return given
 
 
-def _day(given: Mapping[str, Any], name: str) -> date | None:
-    value = given.get(name)
+def _day(value: Any, name: str) -> str | None:
+    """A day given as a date or as text, as text (`make_filters` reads and checks it)."""
     if isinstance(value, datetime):
-        return value.date()
-    if value is None or isinstance(value, date):
+        return value.date().isoformat()
+    if value is None or isinstance(value, str):
         return value
-    if isinstance(value, str):
-        return parse_day(value, field=name)
+    if isinstance(value, date):
+        return value.isoformat()
     raise InputError(
         f"{name}: {value!r} is not a date", hint=f"Give {name} as a date or as YYYY-MM-DD."
     )
 
 
-def _sources(given: Mapping[str, Any]) -> tuple[str, ...]:
-    value = given.get("sources") or ()
+def _names(value: Any) -> list[str]:
+    """Source names given as a list, or as text with commas between them."""
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
         raise InputError(
             f"sources: {value!r} is not a list of source names",
             hint='Give sources as a list of names, e.g. ["TechCrunch", "The Verge"].',
         )
-    return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+    return list(names)
 
 
 class NewsragRetriever(_Filtered, BaseRetriever):
@@ -284,16 +284,11 @@ class NewsragAnswerer(_Filtered, RunnableSerializable[str | Question, GroundedAn
     def stream(
         self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[GroundedAnswer | str]:
-        def pieces(inputs: Iterator[str | Question]) -> Iterator[GroundedAnswer | str]:
-            question, history, filters, as_of = self._request(next(inputs), config, kwargs)
-            for piece in ask_stream(
-                self.pipeline, question, history=history, filters=filters, as_of=as_of
-            ):
-                yield piece if isinstance(piece, str) else GroundedAnswer.of(piece)
-
         # An input that streams in (from a model, or a parallel step) is added up first by
         # `Runnable.transform`, which then calls this.
-        yield from self._transform_stream_with_config(iter([input]), pieces, config)
+        yield from self._transform_stream_with_config(
+            iter([input]), lambda inputs: self._pieces(next(inputs), config, kwargs), config
+        )
 
     async def astream(
         self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any
@@ -303,21 +298,28 @@ class NewsragAnswerer(_Filtered, RunnableSerializable[str | Question, GroundedAn
 
         async def pieces(inputs: AsyncIterator[str | Question]) -> AsyncIterator[Any]:
             """`stream`'s pieces, each awaited in a worker thread."""
-            question, history, filters, as_of = self._request(await anext(inputs), config, kwargs)
-            stream = ask_stream(
-                self.pipeline, question, history=history, filters=filters, as_of=as_of
-            )
+            stream = self._pieces(await anext(inputs), config, kwargs)
             try:
                 while (piece := await run_in_executor(config, next, stream, None)) is not None:
-                    yield piece if isinstance(piece, str) else GroundedAnswer.of(piece)
+                    yield piece
             finally:
-                # A reader that stops early stops the model; while a piece is being awaited
-                # the stream cannot be closed here, and stops when it is collected.
+                # Stops the model (a stream busy in its thread stops once it is collected).
                 with contextlib.suppress(ValueError):
                     stream.close()
 
         async for piece in self._atransform_stream_with_config(given(), pieces, config):
             yield piece
+
+    def _pieces(
+        self, given: str | Question, config: RunnableConfig | None, kwargs: Mapping[str, Any]
+    ) -> Generator[GroundedAnswer | str]:
+        """The draft's pieces, then the `GroundedAnswer`, of one call."""
+        question, history, filters, as_of = self._request(given, config, kwargs)
+        with contextlib.closing(
+            ask_stream(self.pipeline, question, history=history, filters=filters, as_of=as_of)
+        ) as pieces:  # closed, the model stops
+            for piece in pieces:
+                yield piece if isinstance(piece, str) else GroundedAnswer.of(piece)
 
     def _request(
         self, given: str | Question, config: RunnableConfig | None, kwargs: Mapping[str, Any]
